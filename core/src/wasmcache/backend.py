@@ -1,0 +1,67 @@
+"""The protocol every storage backend implements, and how a plugin describes one.
+
+A backend is deliberately small: it stores bytes under (namespace, key) with an optional TTL.
+The core has already validated both, turned ttl=0 into a delete and checked the value's size,
+so a backend only has to store, expire and isolate namespaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Storage for one backend URL, shared by every guest of the host.
+
+    `namespace` is 1-64 of [A-Za-z0-9._-] (see `validate_namespace`); `key` is the key's UTF-8,
+    1 to `Limits.max_key_bytes` bytes long, any bytes (NUL included). Raise
+    `BackendUnavailable` when the store cannot be reached; any other exception becomes the
+    `internal` error for the guest.
+    """
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        """Return the value, or None when it is missing or expired."""
+        ...
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        """Store `value`; `ttl` is None (never expires, clearing an older ttl) or >= 1 seconds."""
+        ...
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        """Remove the key; a missing key is not an error."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the backend is not used afterwards."""
+        ...
+
+
+def storage_key(namespace: str, key: bytes, prefix: bytes = b"") -> bytes:
+    """The one flat-keyspace layout: ``prefix + namespace + b":" + key``.
+
+    Injective because a namespace never contains ':': two different (namespace, key) pairs can
+    never produce the same bytes. Backends with a flat keyspace (memory, disk, Redis) use it.
+    """
+    return prefix + namespace.encode("ascii") + b":" + key
+
+
+BackendOpener = Callable[[str], Backend]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What a plugin registers: the URL schemes it serves and how to open a backend for a URL.
+
+    :param schemes: URL schemes, without "://", e.g. ``("redis", "rediss", "unix")``.
+    :param open: called with the full URL; raises `WasmcacheError` for a bad URL or option.
+    :param description: one line shown by ``wasmcache backends``.
+    :param example: an example URL shown by ``wasmcache backends``.
+    """
+
+    schemes: tuple[str, ...]
+    open: BackendOpener
+    description: str = ""
+    example: str = ""
+    capabilities: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,66 @@
+"""``memory://``: a process-local store, for tests and guests that need no persistence.
+
+Every ``memory://NAME`` URL opened in one process shares one store per NAME, so several guests
+of one host can share data; nothing outlives the process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from ..backend import BackendSpec, storage_key
+from ..hookspecs import hookimpl
+
+
+class MemoryBackend:
+    """A dict of storage key -> (value, deadline), guarded by a lock for threaded hosts."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, tuple[bytes, float | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        skey = storage_key(namespace, key)
+        with self._lock:
+            entry = self._data.get(skey)
+            if entry is None:
+                return None
+            value, deadline = entry
+            if deadline is not None and time.monotonic() >= deadline:
+                del self._data[skey]
+                return None
+            return value
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        deadline = None if ttl is None else time.monotonic() + ttl
+        with self._lock:
+            self._data[storage_key(namespace, key)] = (value, deadline)
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        with self._lock:
+            self._data.pop(storage_key(namespace, key), None)
+
+    def close(self) -> None:
+        """Nothing to release: the data stays for other users of the same URL."""
+
+
+_stores: dict[str, MemoryBackend] = {}
+_stores_lock = threading.Lock()
+
+
+def open_memory(url: str) -> MemoryBackend:
+    name = url.split("://", 1)[1]
+    with _stores_lock:
+        return _stores.setdefault(name, MemoryBackend())
+
+
+@hookimpl
+def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    register(BackendSpec(
+        schemes=("memory",),
+        open=open_memory,
+        description="in-process store; nothing outlives the process",
+        example="memory://",
+    ))

@@ -1,0 +1,190 @@
+"""Finding backends: the pluggy plugin manager and the table of URL schemes.
+
+Plugins come from the ``wasmcache`` entry-point group plus the built-in ones below. A plugin
+that fails to import is reported once, by name, and the others keep working; a plugin can be
+switched off without uninstalling it through ``WASMCACHE_DISABLE_PLUGINS=name,name``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import logging
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+from .backend import Backend, BackendSpec
+from .errors import WasmcacheError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "wasmcache"
+DISABLE_ENV = "WASMCACHE_DISABLE_PLUGINS"
+DEFAULT_PLUGINS = ("wasmcache.backends.memory",)
+
+#: Which distribution serves the schemes of this repository, for the "pip install" hint.
+KNOWN_SCHEMES = {
+    "disk": "wasmcache-disk",
+    "redis": "wasmcache-redis",
+    "rediss": "wasmcache-redis",
+    "unix": "wasmcache-redis",
+    "redis+cluster": "wasmcache-redis",
+    "rediss+cluster": "wasmcache-redis",
+    "sqlite": "wasmcache-sql",
+    "postgresql": "'wasmcache-sql[postgresql]'",
+    "mysql": "'wasmcache-sql[mysql]'",
+    "mariadb": "'wasmcache-sql[mysql]'",
+}
+
+
+@dataclass(frozen=True)
+class RegisteredBackend:
+    """A `BackendSpec` with where it came from, for ``wasmcache backends``."""
+
+    spec: BackendSpec
+    plugin: str
+    distribution: str
+    version: str
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    plugin: str
+    distribution: str
+    error: str
+
+
+class PluginRegistry:
+    """The loaded plugins and the scheme table they registered."""
+
+    def __init__(self, pm: pluggy.PluginManager, failures: list[PluginFailure],
+                 dists: dict[str, tuple[str, str]]) -> None:
+        self.pm = pm
+        self.failures = failures
+        self._dists = dists
+        self.backends: dict[str, RegisteredBackend] = {}
+        self.conflicts: list[str] = []
+        for impl in pm.hook.wasmcache_register_backends.get_hookimpls():
+            dist, version = dists.get(impl.plugin_name, ("wasmcache", _version("wasmcache")))
+            specs: list[BackendSpec] = []
+            impl.function(register=specs.append)
+            for spec in specs:
+                for scheme in spec.schemes:
+                    entry = RegisteredBackend(spec, impl.plugin_name, dist, version)
+                    if scheme in self.backends:
+                        self.conflicts.append(
+                            f"scheme {scheme!r} is registered by both "
+                            f"{self.backends[scheme].distribution} and {dist}"
+                        )
+                        continue
+                    self.backends[scheme] = entry
+
+    def plugins(self) -> list[tuple[str, str, str]]:
+        """(plugin name, distribution, version) of every registered plugin."""
+        out = []
+        for name, _plugin in self.pm.list_name_plugin():
+            dist, version = self._dists.get(name, ("wasmcache", _version("wasmcache")))
+            out.append((name, dist, version))
+        return out
+
+    def lookup(self, url: str) -> RegisteredBackend:
+        """The backend serving `url`, or a one-line error that says what to install."""
+        scheme = url_scheme(url)
+        found = self.backends.get(scheme)
+        if found is not None:
+            return found
+        hint = KNOWN_SCHEMES.get(scheme) or KNOWN_SCHEMES.get(scheme.split("+", 1)[0])
+        known = ", ".join(sorted(self.backends)) or "none"
+        if hint:
+            raise WasmcacheError(
+                f"no installed backend serves {scheme}:// URLs: install it with "
+                f"`pip install {hint}` (installed schemes: {known})"
+            )
+        raise WasmcacheError(
+            f"unknown backend scheme {scheme!r} in {mask_url(url)!r}: installed schemes are "
+            f"{known}; `wasmcache backends` lists them"
+        )
+
+    def open(self, url: str) -> Backend:
+        """Open a backend for `url` through the plugin that serves its scheme."""
+        return self.lookup(url).spec.open(url)
+
+
+def url_scheme(url: str) -> str:
+    if "://" not in url:
+        raise WasmcacheError(
+            f"invalid backend URL {mask_url(url)!r}: expected SCHEME://..., e.g. memory:// "
+            "or redis://127.0.0.1:6379/0"
+        )
+    return url.split("://", 1)[0].lower()
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and `config show`."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    netloc, sep, tail = rest.partition("/")
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    return f"{scheme}://{netloc}{sep}{tail}"
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def disabled_plugins() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def build_registry() -> PluginRegistry:
+    """Load built-in and entry-point plugins into a fresh registry (no caching)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled_plugins():
+        pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        short = module_name.rsplit(".", 1)[1]
+        if not pm.is_blocked(short):
+            pm.register(importlib.import_module(module_name), name=short)
+    failures: list[PluginFailure] = []
+    dists: dict[str, tuple[str, str]] = {}
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
+                continue
+            dist_name = dist.metadata["Name"]
+            try:
+                plugin: ModuleType = ep.load()
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the rest
+                failures.append(PluginFailure(ep.name, dist_name, f"{type(exc).__name__}: {exc}"))
+                log.warning("wasmcache plugin %r (%s) failed to load: %s: %s",
+                            ep.name, dist_name, type(exc).__name__, exc)
+                continue
+            pm.register(plugin, name=ep.name)
+            dists[ep.name] = (dist_name, dist.version)
+    pm.check_pending()
+    return PluginRegistry(pm, failures, dists)
+
+
+@functools.lru_cache(maxsize=1)
+def get_registry() -> PluginRegistry:
+    """The process-wide registry, loaded once."""
+    return build_registry()
+
+
+def open_backend(url: str) -> Backend:
+    """Open the backend for `url` with the installed plugins."""
+    return get_registry().open(url)

@@ -1,0 +1,153 @@
+"""Run a command guest: load (with the compile cache), link WASI and the cache, call `wasi:cli/run`.
+
+This is the high-level Python API behind ``wasmcache run``; embedders who want their own engine
+or store use `add_to_linker` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wasmtime import Config, Engine, ExitTrap, Store, Trap, WasiConfig, WasmtimeError
+from wasmtime.component import Component, Linker, Variant
+
+from . import compile_cache
+from .backend import Backend
+from .errors import WasmcacheError
+from .host import CacheHost
+from .limits import DEFAULT_NAMESPACE, Limits
+from .linker import CACHE_INTERFACE, add_to_linker
+from .plugins import open_backend
+
+RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
+
+
+class GuestTrap(WasmcacheError):
+    """The guest trapped (or was stopped); the message is one line."""
+
+
+@dataclass
+class GuestOptions:
+    """How one guest runs: its identity, its limits and its argv."""
+
+    namespace: str = DEFAULT_NAMESPACE
+    limits: Limits = field(default_factory=Limits)
+    args: Sequence[str] = ()
+    program_name: str | None = None
+
+
+def make_engine() -> Engine:
+    """The engine every guest of this host runs on."""
+    return Engine(Config())
+
+
+ENGINE_KEY = "default"
+
+
+def load_guest(engine: Engine, path: str | os.PathLike[str],
+               cache: Path | None | str = "env") -> Component:
+    """Read and compile (or load the cached compilation of) a component, with one-line errors."""
+    try:
+        wasm = Path(path).read_bytes()
+    except OSError as exc:
+        raise WasmcacheError(f"cannot read guest {os.fspath(path)!r}: {exc.strerror}") from None
+    if wasm[:4] != b"\0asm":
+        raise WasmcacheError(f"{os.fspath(path)}: not a WebAssembly file (no \\0asm header)")
+    if wasm[4:8] == b"\x01\x00\x00\x00":
+        raise WasmcacheError(
+            f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
+            "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
+        )
+    directory = compile_cache.cache_dir() if cache == "env" else cache
+    try:
+        return compile_cache.load_component(engine, wasm, ENGINE_KEY,
+                                            Path(directory) if directory else None)
+    except WasmtimeError as exc:
+        raise WasmcacheError(
+            f"{os.fspath(path)}: not a valid component: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith(("error while", "caused by", "stack backtrace")):
+            return line
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _run_export(component: Component, engine: Engine) -> str:
+    exports = component.type.exports(engine)
+    for name in exports:
+        if name.startswith(RUN_EXPORT_PREFIX):
+            return name
+    raise WasmcacheError(
+        "guest does not export wasi:cli/run@0.2.x: build it for the `command` world "
+        "(componentize-py -d wit -w command ...)"
+    )
+
+
+def _missing_import(component: Component, engine: Engine, linker_error: str) -> str:
+    for name in component.type.imports(engine):
+        if name in linker_error:
+            return name
+    return _first_line(WasmtimeError(linker_error))
+
+
+def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
+              options: GuestOptions | None = None, *, engine: Engine | None = None) -> int:
+    """Run a command guest's ``wasi:cli/run`` and return its exit status.
+
+    0 when run returns ok, 1 when it returns err, N when the guest exits with N. Raises
+    `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps.
+    """
+    options = options or GuestOptions()
+    engine = engine or make_engine()
+    component = load_guest(engine, wasm)
+    run_name = _run_export(component, engine)
+    store_backend = open_backend(backend) if isinstance(backend, str) else backend
+    try:
+        host = CacheHost(store_backend, options.namespace, options.limits)
+        linker = Linker(engine)
+        linker.add_wasip2()
+        add_to_linker(linker, host)
+        store = Store(engine)
+        wasi = WasiConfig()
+        program = options.program_name or Path(os.fspath(wasm)).name
+        wasi.argv = [program, *options.args]
+        wasi.inherit_stdin()
+        wasi.inherit_stdout()
+        wasi.inherit_stderr()
+        store.set_wasi(wasi)
+        try:
+            instance = linker.instantiate(store, component)
+        except WasmtimeError as exc:
+            message = str(exc)
+            if "matching implementation was not found" in message or "import" in message:
+                name = _missing_import(component, engine, message)
+                raise WasmcacheError(
+                    f"guest imports {name}, which this host does not provide "
+                    f"(it provides WASI 0.2 and {CACHE_INTERFACE})"
+                ) from None
+            raise GuestTrap(f"guest failed to start: {_first_line(exc)}") from None
+        run_index = instance.get_export_index(store, run_name)
+        func_index = instance.get_export_index(store, "run", run_index) if run_index else None
+        run = instance.get_func(store, func_index) if func_index else None
+        if run is None:
+            raise WasmcacheError(f"guest's {run_name} has no `run` function")
+        try:
+            result = run(store)
+        except ExitTrap as exc:
+            return exc.code
+        except (Trap, WasmtimeError) as exc:
+            raise GuestTrap(f"guest trapped: {_first_line(exc)}") from None
+        if isinstance(result, Variant):
+            return 0 if result.tag == "ok" else 1
+        return 0
+    finally:
+        if isinstance(backend, str):
+            store_backend.close()

@@ -1,0 +1,21 @@
+"""pytest plugin (entry point ``pytest11``): fixtures for testing wasmcache backends and guests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .contract import unique_namespace
+
+
+@pytest.fixture
+def wasmcache_namespace() -> str:
+    """A namespace no other test uses, so tests never share keys."""
+    return unique_namespace()
+
+
+@pytest.fixture
+def wasmcache_memory_url() -> Iterator[str]:
+    """A fresh ``memory://`` store for one test."""
+    yield f"memory://{unique_namespace()}"
