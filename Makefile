@@ -1,0 +1,29 @@
+# The two commands a newcomer types: `make demo` (set up, build and run the example guest)
+# and `make test` (start the services the tests need, then run them).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+demo: setup
+	$(BIN)/python examples/build.py hello_cache
+	$(BIN)/wasmcache run examples/build/hello_cache.wasm
+
+test: setup
+	scripts/ensure-services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) examples/build .wasmcache

@@ -1,0 +1,45 @@
+"""Fixtures shared by the core's and the plugins' tests: the built example guest and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from build import build_guest  # noqa: E402
+
+WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
+TOUR_OUTPUT = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def hello_guest() -> Path:
+    """examples/hello_cache built with componentize-py (cached outside git)."""
+    return build_guest("hello_cache")
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Iterator[RunCli]:
+    """Run the installed ``wasmcache`` command as a user would; returns the finished process.
+
+    Runs in a fresh temporary directory (so ./wasmcache.toml and ./.wasmcache are the test's
+    own) unless ``cwd`` is given; ``env`` adds to the environment.
+    """
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if k != "WASMCACHE_BACKEND"}
+        full_env.update(env or {})
+        return subprocess.run([WASMCACHE, *args], cwd=cwd or tmp_path, env=full_env,
+                              capture_output=True, text=True, timeout=timeout, input=input)
+
+    yield run
