@@ -43,3 +43,22 @@ def run_cli(tmp_path: Path) -> Iterator[RunCli]:
                               capture_output=True, text=True, timeout=timeout, input=input)
 
     yield run
+
+
+GUESTS = ROOT / "tests" / "guests"
+
+
+@pytest.fixture(scope="session")
+def wat_guest(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """tests/guests/NAME.wat compiled to a .wasm file (tiny hand-written components)."""
+    import wasmtime
+
+    out = tmp_path_factory.mktemp("wat-guests")
+
+    def build(name: str) -> Path:
+        target = out / f"{name}.wasm"
+        if not target.exists():
+            target.write_bytes(wasmtime.wat2wasm((GUESTS / f"{name}.wat").read_text()))
+        return target
+
+    return build

@@ -11,9 +11,9 @@ where it lives (memory, disk, Redis, SQL) without the guest changing.
 
 import sys
 
+from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import cache
-from componentize_py_types import Err
 
 
 def error_name(err: Err) -> str:

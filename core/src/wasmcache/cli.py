@@ -90,7 +90,8 @@ def backends() -> None:
         rows.append((f"{scheme}://", entry.distribution, entry.version, entry.spec.description))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        click.echo("  ".join([*cells, row[3]]).rstrip())
     for failure in registry.failures:
         click.echo(f"plugin {failure.plugin!r} ({failure.distribution}) failed to load: "
                    f"{failure.error}", err=True)

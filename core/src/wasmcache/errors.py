@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 
 
-class CacheError(str, enum.Enum):
+class CacheError(enum.StrEnum):
     """`wasmcache:cache/cache.error`; the value is the case name wasmtime-py expects."""
 
     NOT_FOUND = "not-found"

@@ -10,7 +10,8 @@ and implements the hooks below with the `wasmcache.hookimpl` marker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

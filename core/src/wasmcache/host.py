@@ -1,4 +1,4 @@
-"""The cache interface's host side: validation, namespacing and error mapping, once for all backends.
+"""The cache interface's host side: validation, namespacing and error mapping, for all backends.
 
 `CacheHost` methods take and return exactly what crosses the component boundary: they never
 raise, so a backend fault can never trap the guest. Each returns ``None`` / ``bytes`` for ok

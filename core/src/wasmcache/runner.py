@@ -72,12 +72,16 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
 
 
 def _first_line(exc: BaseException) -> str:
+    """The one line of a wasmtime error that tells a user what happened (its root cause)."""
     text = str(exc).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.lower().startswith(("error while", "caused by", "stack backtrace")):
-            return line
-    return text.splitlines()[0] if text else type(exc).__name__
+    if "Caused by:" in text:
+        causes = [line.strip() for line in text.split("Caused by:", 1)[1].splitlines()]
+        causes = [line.split(": ", 1)[1] if line[:1].isdigit() and ": " in line else line
+                  for line in causes if line]
+        if causes:
+            return causes[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _run_export(component: Component, engine: Engine) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..backend import BackendSpec, storage_key
 from ..hookspecs import hookimpl
