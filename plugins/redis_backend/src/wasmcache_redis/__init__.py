@@ -1,0 +1,37 @@
+"""wasmcache-redis: Redis and Redis Cluster storage for wasmcache, on redis-py with hiredis.
+
+Schemes: ``redis://``, ``rediss://``, ``unix://`` (one server, as redis-py's ``from_url``
+reads them) and ``redis+cluster://``, ``rediss+cluster://`` (Redis Cluster). URL options are
+described in `wasmcache_redis.options`; the key layout in `wasmcache_redis.keys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from wasmcache import BackendSpec, hookimpl
+
+from .backend import RedisBackend, open_redis
+from .keys import namespace_pattern, redis_key
+from .options import CLUSTER_SCHEMES, SERVER_SCHEMES, RedisOptions, parse_options
+
+__all__ = ["RedisBackend", "RedisOptions", "namespace_pattern", "open_redis", "parse_options",
+           "redis_key"]
+
+
+@hookimpl
+def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    """Two specs, so `wasmcache backends` tells a single server from a cluster."""
+    register(BackendSpec(
+        schemes=SERVER_SCHEMES,
+        open=open_redis,
+        description="one Redis server (rediss: TLS, unix: socket); shared by every host using it",
+        example="redis://127.0.0.1:6379/0",
+    ))
+    register(BackendSpec(
+        schemes=tuple(CLUSTER_SCHEMES),
+        open=open_redis,
+        description="Redis Cluster from any node (rediss+cluster: TLS); keys of a namespace "
+                    "share a slot",
+        example="redis+cluster://127.0.0.1:7000",
+    ))

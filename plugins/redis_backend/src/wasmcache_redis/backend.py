@@ -1,0 +1,153 @@
+"""`RedisBackend`: the wasmcache Backend protocol on one redis-py client and its pool.
+
+One backend holds one client for its URL: a `redis.Redis` over one `ConnectionPool`, or a
+`redis.cluster.RedisCluster` (one pool per node), reused by every call and every guest of the
+host. Nothing connects at open: the first call does, so a host can start while Redis is down
+and its guests get `unavailable` until Redis is back. See `wasmcache_redis.options` for the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import KWARGS_DISABLED_KEYS, REDIS_ALLOWED_KEYS, ClusterNode, RedisCluster
+from redis.connection import parse_url
+from redis.retry import Retry
+from redis.utils import HIREDIS_AVAILABLE
+from wasmcache import WasmcacheError
+
+from .errors import unavailable_on_outage
+from .keys import redis_key
+from .options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisOptions, parse_options
+
+log = logging.getLogger("wasmcache.redis")
+
+#: Options that would make redis-py return str instead of the exact bytes stored.
+REFUSED_OPTIONS = ("decode_responses", "encoding", "encoding_errors")
+
+
+class RedisBackend:
+    """Stores each (namespace, key) under `redis_key`; thread-safe like the redis-py client."""
+
+    def __init__(self, options: RedisOptions) -> None:
+        self.options = options
+        self._lock = threading.Lock()
+        self._pool: redis.ConnectionPool | None = None
+        self._client: Any = None  # redis.Redis, or RedisCluster once the first call built it
+        if options.cluster:
+            _check_cluster_url(options.redis_url)
+        else:
+            self._pool = _server_pool(options)
+            self._client = redis.Redis(connection_pool=self._pool)
+
+    def _key(self, namespace: str, key: bytes) -> bytes:
+        return redis_key(namespace, key, self.options.prefix, self.options.hash_tag)
+
+    def _redis(self) -> Any:
+        """The client; a cluster client is built on first use, since building it connects."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                self._client = _cluster_client(self.options)
+            return self._client
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        with unavailable_on_outage():
+            value = self._redis().get(self._key(namespace, key))
+        return None if value is None else bytes(value)
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        """One command either way: ``SET k v EX ttl`` (atomic expiry) or ``SET k v`` (clears it)."""
+        with unavailable_on_outage():
+            if ttl is None:
+                self._redis().set(self._key(namespace, key), value)
+            else:
+                self._redis().set(self._key(namespace, key), value, ex=ttl)
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        with unavailable_on_outage():
+            self._redis().delete(self._key(namespace, key))
+
+    def close(self) -> None:
+        """Close the client and its pool(s); a `Redis` given a pool leaves that pool open."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        if self._pool is not None:
+            self._pool.disconnect()
+
+
+def open_redis(url: str) -> RedisBackend:
+    """The opener registered for every scheme; raises `WasmcacheError` for a bad URL."""
+    if not HIREDIS_AVAILABLE:
+        log.warning("hiredis is not importable (or older than 3.2): redis-py falls back to its "
+                    "pure-Python parser; `pip install 'hiredis>=3.2'`")
+    return RedisBackend(parse_options(url))
+
+
+def _retry(options: RedisOptions) -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), options.retries)
+
+
+def _query_names(redis_url: str) -> list[str]:
+    return list(parse_qs(urlsplit(redis_url).query, keep_blank_values=True))
+
+
+def _check_common(redis_url: str) -> dict[str, Any]:
+    for name in _query_names(redis_url):
+        if name in REFUSED_OPTIONS:
+            raise WasmcacheError(f"Redis URL option {name!r} is not supported: wasmcache "
+                                 "stores and returns raw bytes")
+    try:
+        return parse_url(redis_url)
+    except ValueError as exc:
+        raise WasmcacheError(f"bad Redis URL: {exc}") from None
+
+
+def _server_pool(options: RedisOptions) -> redis.ConnectionPool:
+    """A pool for redis://, rediss:// or unix://; unknown options fail here, not at first call."""
+    _check_common(options.redis_url)
+    pool = redis.ConnectionPool.from_url(
+        options.redis_url,
+        socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+        socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+        retry=_retry(options),
+    )
+    try:  # building a Connection checks every option without connecting
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as exc:
+        found = re.search(r"argument '([^']+)'", str(exc))
+        name = found.group(1) if found else str(exc)
+        raise WasmcacheError(f"unknown Redis URL option {name!r}: see `wasmcache_redis` "
+                             "docs for the options") from None
+    return pool
+
+
+def _check_cluster_url(redis_url: str) -> None:
+    kwargs = _check_common(redis_url)
+    if "path" in kwargs:
+        raise WasmcacheError("Redis Cluster URLs take host:port, not a unix socket path")
+    if kwargs.get("db", 0) != 0:
+        raise WasmcacheError("Redis Cluster has only database 0: drop the /db or db= option")
+    for name in _query_names(redis_url):
+        if name != "db" and (name not in REDIS_ALLOWED_KEYS or name in KWARGS_DISABLED_KEYS):
+            raise WasmcacheError(f"Redis URL option {name!r} is not supported on a cluster URL")
+
+
+def _cluster_client(options: RedisOptions) -> RedisCluster:
+    return RedisCluster(
+        url=options.redis_url,
+        startup_nodes=[ClusterNode(host, port) for host, port in options.nodes],
+        retry=_retry(options),
+        socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+        socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+    )
