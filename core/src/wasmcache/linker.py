@@ -6,25 +6,53 @@ embedder can use wasmcache with its own engine, linker and store::
     linker = wasmtime.component.Linker(engine)
     linker.add_wasip2()
     wasmcache.add_to_linker(linker, CacheHost(open_backend("memory://"), "ns"))
+
+Besides the cache interface it defines the private payload interface that a guest wrapped by
+`wasmcache.fastpath.prepare_component` imports, so any guest, wrapped or not, links.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from wasmtime.component import Linker
+from wasmtime.component import Linker, LinkerInstance
 
+from . import fastpath
+from .fastpath.adapter import PRIVATE_INTERFACE
 from .host import CacheHost
 
 CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 
 
-def add_to_linker(linker: Linker, host: CacheHost) -> None:
+def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True) -> None:
     """Define the cache interface's three functions in `linker`, served by `host`.
 
     One host serves every instance made from this linker; use one linker per guest identity
-    (namespace and limits).
+    (namespace and limits). `fast` (unless ``WASMCACHE_FAST_PATH=0``) registers them as raw
+    C-API callbacks (`wasmcache.fastpath.capi`); otherwise wasmtime-py's public ``add_func``
+    serves them, which is slower but relies on nothing private.
     """
+    fast = fast and fastpath.enabled()
+    if fast:
+        from .fastpath import capi
+
+        capi.check_layout()
+    with linker.root() as root:
+        with root.add_instance(CACHE_INTERFACE) as iface:
+            if fast:
+                capi.add_raw_funcs(iface, capi.cache_funcs(host))
+            else:
+                _add_stock_funcs(iface, host)
+        with root.add_instance(PRIVATE_INTERFACE) as iface:
+            if fast:
+                capi.add_raw_funcs(iface, capi.payload_funcs(host))
+            else:
+                from .fastpath import stock
+
+                stock.add_payload_funcs(iface, host)
+
+
+def _add_stock_funcs(iface: LinkerInstance, host: CacheHost) -> None:
     cache_set, cache_get, cache_delete = host.set, host.get, host.delete
 
     def set_(_store: Any, key: str, value: bytes, ttl: int | None) -> str | None:
@@ -36,7 +64,6 @@ def add_to_linker(linker: Linker, host: CacheHost) -> None:
     def delete(_store: Any, key: str) -> str | None:
         return cache_delete(key)
 
-    with linker.root() as root, root.add_instance(CACHE_INTERFACE) as iface:
-        iface.add_func("set", set_)
-        iface.add_func("get", get)
-        iface.add_func("delete", delete)
+    iface.add_func("set", set_)
+    iface.add_func("get", get)
+    iface.add_func("delete", delete)

@@ -54,8 +54,9 @@ _ALLOCATOR = """
           (global.set $top (local.get $end))
           (return (local.get $old))))
       (if (i32.lt_u (local.get $align) (i32.const 2)) (then (local.set $align (i32.const 2))))
-      (local.set $ptr (i32.and (i32.add (global.get $top) (i32.sub (local.get $align) (i32.const 1)))
-                               (i32.sub (i32.const 0) (local.get $align))))
+      (local.set $ptr
+        (i32.and (i32.add (global.get $top) (i32.sub (local.get $align) (i32.const 1)))
+                 (i32.sub (i32.const 0) (local.get $align))))
       (local.set $end (i32.add (local.get $ptr) (local.get $size)))
       (if (i32.lt_u (local.get $end) (local.get $ptr)) (then unreachable))
       (call $grow (local.get $end))

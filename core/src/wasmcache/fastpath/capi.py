@@ -3,8 +3,9 @@
 wasmtime-py's ``LinkerInstance.add_func`` re-reads the function type through about 20 FFI calls
 on every call and converts a ``list<u8>`` one Python int per byte. Our three signatures are
 fixed, so these callbacks unpack the C argument array with one `struct` call, copy a
-``list<u8>`` through a strided memoryview (each byte sits in a 32-byte ``wasmtime_component_val_t``),
-and build results with Wasmtime's own allocators (the C API frees them after the call).
+``list<u8>`` through a strided memoryview (each byte sits in a 32-byte
+``wasmtime_component_val_t``), and build results with Wasmtime's own allocators (the C API
+frees them after the call).
 
 This leans on the C layout of ``wasmtime_component_val_t`` in wasmtime 50.0.1 (pinned exactly);
 `check_layout` verifies every assumption and tests/test_fastpath_internals.py fails loudly when an
@@ -21,8 +22,7 @@ from typing import Any
 
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
-from wasmtime.component import LinkerInstance
-from wasmtime.component import _enter
+from wasmtime.component import LinkerInstance, _enter
 
 from ..errors import CacheError
 from ..host import CacheHost
@@ -115,7 +115,7 @@ def _bytes_of_u8_list(data: int, size: int) -> bytes:
     return memoryview(vals).cast("B")[PAYLOAD_OFFSET::VAL_SIZE].tobytes()
 
 
-def _set_args(args: int, list_kind: int) -> tuple[str, int, int, int]:
+def _set_args(args: int, list_kind: int) -> tuple[str, int, int, int | None]:
     (k_kind, k_size, k_data, v_kind, v_size, v_data, o_kind, option) = _SET_ARGS.unpack(
         string_at(args, 3 * VAL_SIZE))
     if (k_kind, v_kind, o_kind) != (KIND_STRING, list_kind, KIND_OPTION):
@@ -124,7 +124,7 @@ def _set_args(args: int, list_kind: int) -> tuple[str, int, int, int]:
     ttl = None
     if option:
         ttl = _U32.unpack(string_at(option + PAYLOAD_OFFSET, 4))[0]
-    return key, v_size, v_data, ttl  # type: ignore[return-value]
+    return key, v_size, v_data, ttl
 
 
 # ---- writing results --------------------------------------------------------------------

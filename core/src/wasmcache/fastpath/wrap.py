@@ -1,0 +1,275 @@
+"""`prepare_component`: nest an unchanged guest with the adapter in a wrapper component.
+
+The wrapper re-declares the guest's imports by copying the guest's leading type, import and alias
+sections verbatim (so every index in them means the same thing), then appends: the private
+interface's import, the adapter and the guest as nested components, their instantiations (the
+guest gets every import it asked for, except that ``wasmcache:cache/cache`` now comes from the
+adapter) and the guest's exports re-exported. Only section headers and the few import, alias and
+export entries are parsed; the 18 MB of guest code is copied as one block.
+
+Anything this module does not understand leaves the guest unchanged: the host then serves the
+cache interface directly (see `capi`), which is slower per byte but equally correct.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from wasmtime import wat2wasm
+
+from .adapter import (
+    ADAPTER_VERSION,
+    CACHE_INTERFACE,
+    PRIVATE_INTERFACE,
+    adapter_wat,
+    private_instance_type_wat,
+)
+
+log = logging.getLogger("wasmcache.fastpath")
+
+COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"
+CUSTOM, CORE_TYPE, COMPONENT, INSTANCE, ALIAS, TYPE, IMPORT, EXPORT = 0, 3, 4, 5, 6, 7, 10, 11
+PREFIX_SECTIONS = {CUSTOM, CORE_TYPE, ALIAS, TYPE, IMPORT}
+SORT_FUNC, SORT_VALUE, SORT_TYPE, SORT_COMPONENT, SORT_INSTANCE = 1, 2, 3, 4, 5
+MARKER = "wasmcache-fastpath-adapter"
+
+
+class Unsupported(Exception):
+    """The guest uses an encoding this wrapper does not handle; it is left unchanged."""
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, pos
+
+
+def _uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _string(data: bytes, pos: int) -> tuple[str, int]:
+    size, pos = _leb(data, pos)
+    return data[pos:pos + size].decode("utf-8"), pos + size
+
+
+def _enc_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return _uleb(len(raw)) + raw
+
+
+def _section(section_id: int, content: bytes) -> bytes:
+    return bytes([section_id]) + _uleb(len(content)) + content
+
+
+def _vec_section(section_id: int, items: list[bytes]) -> bytes:
+    return _section(section_id, _uleb(len(items)) + b"".join(items))
+
+
+def _sections(wasm: bytes) -> list[tuple[int, int, int]]:
+    """(id, content start, content end) of every top-level section."""
+    out, pos = [], 8
+    while pos < len(wasm):
+        section_id = wasm[pos]
+        size, start = _leb(wasm, pos + 1)
+        out.append((section_id, start, start + size))
+        pos = start + size
+    if pos != len(wasm):
+        raise Unsupported("truncated section")
+    return out
+
+
+def _sort(data: bytes, pos: int) -> tuple[bytes, int]:
+    """A sort's encoding (1 byte, or 2 for core sorts) and the position after it."""
+    return (data[pos:pos + 2], pos + 2) if data[pos] == 0 else (data[pos:pos + 1], pos + 1)
+
+
+def _name(data: bytes, pos: int) -> tuple[str, int]:
+    if data[pos] != 0x00:
+        raise Unsupported(f"import/export name form {data[pos]:#x}")
+    return _string(data, pos + 1)
+
+
+@dataclass
+class _Spaces:
+    """How many items of each component-level sort the copied prefix defines."""
+
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def add(self, sort: bytes) -> int:
+        if sort[0] == 0:  # core sorts have their own spaces, which the wrapper never uses
+            return -1
+        index = self.counts.get(sort[0], 0)
+        self.counts[sort[0]] = index + 1
+        return index
+
+    def next(self, sort: int) -> int:
+        return self.counts.get(sort, 0)
+
+
+def _read_import(data: bytes, pos: int) -> tuple[str, bytes, int]:
+    name, pos = _name(data, pos)
+    kind = data[pos]
+    if kind == 0x00:  # core module: 0x00 0x11 typeidx
+        _, end = _leb(data, pos + 2)
+        return name, data[pos:pos + 2], end
+    if kind in (SORT_FUNC, SORT_COMPONENT, SORT_INSTANCE):
+        _, end = _leb(data, pos + 1)
+        return name, data[pos:pos + 1], end
+    if kind == SORT_TYPE:
+        if data[pos + 1] == 0x00:
+            _, end = _leb(data, pos + 2)
+        else:
+            end = pos + 2
+        return name, data[pos:pos + 1], end
+    raise Unsupported(f"import {name!r} of kind {kind:#x}")
+
+
+def _read_alias(data: bytes, pos: int) -> tuple[bytes, int]:
+    sort, pos = _sort(data, pos)
+    target = data[pos]
+    if target in (0x00, 0x01):
+        _, pos = _leb(data, pos + 1)
+        _, pos = _string(data, pos)
+    elif target == 0x02:
+        _, pos = _leb(data, pos + 1)
+        _, pos = _leb(data, pos)
+    else:
+        raise Unsupported(f"alias target {target:#x}")
+    return sort, pos
+
+
+def _read_export(data: bytes, pos: int) -> tuple[str, bytes, int]:
+    name, pos = _name(data, pos)
+    sort, pos = _sort(data, pos)
+    _, pos = _leb(data, pos)
+    if data[pos] == 0x01:
+        raise Unsupported(f"export {name!r} with a type ascription")
+    return name, sort, pos + 1
+
+
+@functools.cache
+def _adapter_parts() -> tuple[bytes, bytes]:
+    """The adapter component's binary and the encoded private instance type."""
+    adapter = wat2wasm(adapter_wat())
+    types = wat2wasm(private_instance_type_wat())
+    (section_id, start, end), = [s for s in _sections(types) if s[0] == TYPE]
+    count, pos = _leb(types, start)
+    assert section_id == TYPE and count == 1
+    return adapter, types[pos:end]
+
+
+def wrap(wasm: bytes) -> bytes:
+    """The wrapper component around `wasm`; raises `Unsupported` when it cannot be built."""
+    if wasm[:8] != COMPONENT_HEADER:
+        raise Unsupported("not a component of the known binary version")
+    sections = _sections(wasm)
+    prefix_end = 0
+    while prefix_end < len(sections) and sections[prefix_end][0] in PREFIX_SECTIONS:
+        prefix_end += 1
+    if any(sid == IMPORT for sid, _, _ in sections[prefix_end:]):
+        raise Unsupported("imports after the leading type/import/alias sections")
+    spaces = _Spaces()
+    imports: list[tuple[str, bytes, int]] = []
+    for sid, start, _end in sections[:prefix_end]:
+        if sid == TYPE:
+            count, _ = _leb(wasm, start)
+            spaces.counts[SORT_TYPE] = spaces.next(SORT_TYPE) + count
+        elif sid == IMPORT:
+            count, pos = _leb(wasm, start)
+            for _ in range(count):
+                name, sort, pos = _read_import(wasm, pos)
+                imports.append((name, sort, spaces.add(sort)))
+        elif sid == ALIAS:
+            count, pos = _leb(wasm, start)
+            for _ in range(count):
+                sort, pos = _read_alias(wasm, pos)
+                spaces.add(sort)
+    if not any(name == CACHE_INTERFACE and sort[0] == SORT_INSTANCE
+               for name, sort, _ in imports):
+        raise Unsupported(f"the guest does not import {CACHE_INTERFACE}")
+    exports: list[tuple[str, bytes]] = []
+    for sid, start, _end in sections[prefix_end:]:
+        if sid == EXPORT:
+            count, pos = _leb(wasm, start)
+            for _ in range(count):
+                name, sort, pos = _read_export(wasm, pos)
+                exports.append((name, sort))
+
+    adapter, private_type = _adapter_parts()
+    type_index = spaces.add(bytes([SORT_TYPE]))
+    host_instance = spaces.add(bytes([SORT_INSTANCE]))
+    adapter_index = spaces.add(bytes([SORT_COMPONENT]))
+    guest_index = spaces.add(bytes([SORT_COMPONENT]))
+    adapter_instance = spaces.add(bytes([SORT_INSTANCE]))
+    cache_instance = spaces.add(bytes([SORT_INSTANCE]))
+    guest_instance = spaces.add(bytes([SORT_INSTANCE]))
+
+    args = []
+    for name, sort, index in imports:
+        if sort[0] == 0:
+            raise Unsupported(f"core module import {name!r}")
+        if name == CACHE_INTERFACE:
+            index = cache_instance
+        args.append(_enc_string(name) + sort + _uleb(index))
+    prefix = wasm[8:sections[prefix_end - 1][2]] if prefix_end else b""
+    out = [
+        COMPONENT_HEADER,
+        _section(CUSTOM, _enc_string(MARKER) + ADAPTER_VERSION.encode()),
+        prefix,
+        _vec_section(TYPE, [private_type]),
+        _vec_section(IMPORT, [b"\x00" + _enc_string(PRIVATE_INTERFACE) + bytes([SORT_INSTANCE])
+                              + _uleb(type_index)]),
+        _section(COMPONENT, adapter),
+        _section(COMPONENT, wasm),
+        _vec_section(INSTANCE, [b"\x00" + _uleb(adapter_index) + _uleb(1) + _enc_string("host")
+                                + bytes([SORT_INSTANCE]) + _uleb(host_instance)]),
+        _vec_section(ALIAS, [bytes([SORT_INSTANCE, 0x00]) + _uleb(adapter_instance)
+                             + _enc_string("cache")]),
+        _vec_section(INSTANCE, [b"\x00" + _uleb(guest_index) + _uleb(len(args)) + b"".join(args)]),
+    ]
+    if exports:
+        aliases, items = [], []
+        for name, sort in exports:
+            aliases.append(sort + b"\x00" + _uleb(guest_instance) + _enc_string(name))
+            items.append(b"\x00" + _enc_string(name) + sort + _uleb(spaces.add(sort)) + b"\x00")
+        out += [_vec_section(ALIAS, aliases), _vec_section(EXPORT, items)]
+    return b"".join(out)
+
+
+def is_wrapped(wasm: bytes) -> bool:
+    """True when `wasm` is a wrapper this module built (so it is not wrapped twice)."""
+    marker = _enc_string(MARKER)
+    return wasm[:8] == COMPONENT_HEADER and wasm[8] == CUSTOM and marker in wasm[9:9 + 40]
+
+
+def prepare_component(wasm: bytes) -> bytes:
+    """`wasm` nested with the payload adapter, or `wasm` itself when that is off or impossible.
+
+    Off with ``WASMCACHE_FAST_PATH=0``; unchanged for a guest that does not import the cache
+    interface, is already wrapped, or uses an encoding `wrap` does not handle.
+    """
+    from . import enabled
+
+    if not enabled() or is_wrapped(wasm):
+        return wasm
+    try:
+        return wrap(wasm)
+    except (Unsupported, IndexError, UnicodeDecodeError) as exc:
+        log.debug("guest left unwrapped: %s", exc)
+        return wasm
