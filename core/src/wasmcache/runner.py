@@ -17,6 +17,7 @@ from wasmtime.component import Component, Linker, Variant
 from . import compile_cache
 from .backend import Backend
 from .errors import WasmcacheError
+from .fastpath import prepare_component
 from .host import CacheHost
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
@@ -61,6 +62,7 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
             f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
             "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
         )
+    wasm = prepare_component(wasm)  # payload adapter; the compile cache keys on the result
     directory = compile_cache.cache_dir() if cache == "env" else cache
     try:
         return compile_cache.load_component(engine, wasm, ENGINE_KEY,

@@ -15,7 +15,7 @@ to drive any host path with payloads of any size.
 from __future__ import annotations
 
 # Bump this whenever the generated WAT changes: it is part of the compile cache's key.
-ADAPTER_VERSION = "1"
+ADAPTER_VERSION = "2"
 
 CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 PRIVATE_INTERFACE = "wasmcache:fastpath/payload@0.1.0"
@@ -138,11 +138,14 @@ def adapter_wat() -> str:
 {_ALLOCATOR}{_FORWARDER}{_lower_and_forward("host")}
   (type $error' {_ENUM})
   (export $error "error" (type $error'))
+  (type $payload' (list u8))
+  (export $payload "payload" (type $payload'))
 {_lift("set", '(param "key" string) (param "value" (list u8)) (param "ttl" (option u32))'
        ' (result (result (error $error)))')}
 {_lift("get", '(param "key" string) (result (result (list u8) (error $error)))')}
 {_lift("delete", '(param "key" string) (result (result (error $error)))')}
-  (instance $cache (export "error" (type $error)) (export "set" (func $set))
+  (instance $cache (export "error" (type $error)) (export "payload" (type $payload))
+                   (export "set" (func $set))
                    (export "get" (func $get)) (export "delete" (func $delete)))
   (export "cache" (instance $cache)))
 """
