@@ -1,0 +1,62 @@
+"""wasmcache-sql: the cache in a SQL table, on SQLAlchemy 2 Core (SQLite, PostgreSQL, MySQL).
+
+URLs are SQLAlchemy's (``sqlite:///cache.db``, ``postgresql+psycopg://user@host/db``,
+``mysql+pymysql://user@host/db``; bare ``postgresql://``/``mysql://``/``mariadb://`` use psycopg 3
+and PyMySQL). The backend's own query options are described in `wasmcache_sql.options`: ``table``,
+``connect_timeout``, ``io_timeout``, ``pool_size``, ``busy_timeout``, ``purge_interval``,
+``purge_batch``. Every other query parameter is passed to the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from wasmcache import BackendSpec, BackendUnavailable, WasmcacheError, hookimpl
+from wasmcache.plugins import mask_url
+
+from .backend import SqlBackend
+from .engine import make_engine
+from .options import SCHEMES, parse_url
+from .schema import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION", "SqlBackend", "open_sql"]
+
+log = logging.getLogger("wasmcache_sql")
+
+
+def open_sql(url: str) -> SqlBackend:
+    """Open the backend for a SQL URL and create its tables if the server is reachable.
+
+    A bad option, a missing driver or a server that answers with an error (wrong password,
+    unknown database, a newer schema) is a one-line `WasmcacheError` now; a server that is
+    down only logs a warning, so the host starts and guests get ``unavailable`` until it is up.
+    """
+    sa_url, options = parse_url(url)
+    backend = SqlBackend(make_engine(sa_url, options), options)
+    try:
+        backend.ensure_ready()
+    except BackendUnavailable as exc:
+        log.warning("%s is unreachable for now (%s); will retry on each call",
+                    mask_url(url), exc)
+    except WasmcacheError:
+        backend.close()
+        raise
+    except Exception as exc:
+        backend.close()
+        orig = getattr(exc, "orig", None) or exc
+        detail = " ".join(str(orig).split())
+        raise WasmcacheError(f"cannot use {mask_url(url)}: {type(orig).__name__}: {detail}")\
+            from None
+    return backend
+
+
+@hookimpl
+def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    register(BackendSpec(
+        schemes=tuple(scheme for group in SCHEMES.values() for scheme in group),
+        open=open_sql,
+        description="SQL table via SQLAlchemy 2 (SQLite file, PostgreSQL, MySQL/MariaDB)",
+        example="sqlite:///wasmcache.db",
+        capabilities=("ttl", "shared"),
+    ))

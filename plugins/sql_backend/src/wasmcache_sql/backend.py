@@ -1,0 +1,113 @@
+"""`SqlBackend`: the cache in one SQL table, on any engine SQLAlchemy 2 Core drives."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Engine, MetaData, text
+from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
+
+from . import schema, statements
+from .errors import translated
+from .options import SqlOptions
+
+log = logging.getLogger("wasmcache_sql")
+
+#: PyMySQL sends a value as an escaped literal: up to twice its size, plus the statement.
+MYSQL_PACKET_NEEDED = 2 * MAX_VALUE_BYTES + 64 * 1024
+
+
+class SqlBackend:
+    """(namespace, key) -> value rows in one table; one statement per call, autocommitted.
+
+    The tables are created on first use (retried on each call while the server is down), so a
+    host can start before its database does.
+    """
+
+    def __init__(self, engine: Engine, options: SqlOptions) -> None:
+        self.engine = engine
+        self.options = options
+        metadata = MetaData()
+        self.table = schema.entries_table(options.table, metadata)
+        self.schema_table = schema.schema_table(options.table, metadata)
+        self._sql = statements.build(self.table, options.family, max(options.purge_batch, 1))
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = 0.0  # monotonic; the first set of a process sweeps once
+
+    # --- the Backend protocol -------------------------------------------------------------
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        self.ensure_ready()
+        with translated(), self.engine.connect() as conn:
+            value = conn.execute(self._sql.get, {"p_ns": namespace, "p_key": key}).scalar()
+        return None if value is None else bytes(value)
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        self.ensure_ready()
+        params = {"p_ns": namespace, "p_key": key, "p_value": value,
+                  "p_ttl_ms": None if ttl is None else ttl * 1000}
+        with translated(), self.engine.connect() as conn:
+            conn.execute(self._sql.upsert, params)
+        if self._sweep_due():
+            self._sweep()
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        self.ensure_ready()
+        with translated(), self.engine.connect() as conn:
+            conn.execute(self._sql.delete, {"p_ns": namespace, "p_key": key})
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- housekeeping -----------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        """Create or migrate the tables once; raises `BackendUnavailable` while unreachable."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            with translated():
+                schema.ensure_schema(self.engine, self.table, self.schema_table)
+                if self.options.family == "mysql":
+                    self._check_packet_size()
+            self._ready = True
+
+    def purge(self) -> int:
+        """Delete up to ``purge_batch`` expired rows now; returns how many went."""
+        self.ensure_ready()
+        with translated(), self.engine.connect() as conn:
+            return conn.execute(self._sql.purge).rowcount
+
+    def _sweep_due(self) -> bool:
+        return self.options.purge_batch > 0 and time.monotonic() >= self._next_sweep
+
+    def _sweep(self) -> None:
+        """A bounded purge after a set; a full batch means more are waiting, so the next set
+        sweeps again. Failures are logged: the set itself already succeeded."""
+        if not self._sweep_lock.acquire(blocking=False):
+            return  # another thread is sweeping
+        try:
+            deleted = self.purge()
+            full = deleted >= self.options.purge_batch
+            self._next_sweep = time.monotonic() + (0 if full else self.options.purge_interval)
+            log.debug("swept %d expired rows from %s", deleted, self.table.name)
+        except BackendUnavailable as exc:
+            log.info("sweep of %s skipped: %s", self.table.name, exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a deadlock with another host's sweep
+            self._next_sweep = time.monotonic() + self.options.purge_interval
+            log.warning("sweep of %s failed: %s: %s", self.table.name, type(exc).__name__, exc)
+        finally:
+            self._sweep_lock.release()
+
+    def _check_packet_size(self) -> None:
+        with self.engine.connect() as conn:
+            packet = int(conn.execute(text("SELECT @@max_allowed_packet")).scalar_one())
+        if packet < MYSQL_PACKET_NEEDED:
+            log.warning(
+                "max_allowed_packet is %d bytes; values near 1 MiB need up to %d "
+                "(SET GLOBAL max_allowed_packet=%d, or max_allowed_packet in my.cnf)",
+                packet, MYSQL_PACKET_NEEDED, 16 * 1024 * 1024)
