@@ -1,0 +1,144 @@
+"""``disk://``: the embedded store, a directory of diskcache (SQLite) databases.
+
+Storage layout: the diskcache key is ``wasmcache.storage_key(namespace, key)`` (bytes, stored
+by diskcache as a raw BLOB, so keys compare byte for byte); the value is the guest's bytes,
+kept by diskcache as a BLOB in SQLite below 32 KiB and as a file next to it from 32 KiB on.
+TTLs are diskcache's own ``expire=`` (a wall-clock deadline in the database), so an expired
+value stays gone for every later process; ``set`` without a ttl stores no deadline, which
+clears an older one. URL options: see `wasmcache_disk.options`.
+
+Errors: a SQLite lock that another writer holds longer than ``timeout`` (diskcache's
+``Timeout``, or an ``OperationalError`` with SQLITE_BUSY/SQLITE_LOCKED) raises
+`BackendUnavailable`, so the guest sees ``unavailable`` and may retry. Everything else (disk
+full, I/O errors, a corrupt database, a value that is not bytes) propagates: the core logs it
+and the guest sees ``internal``, because retrying would not help and the operator must look.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from diskcache import Cache, FanoutCache, Timeout
+from wasmcache import BackendUnavailable, WasmcacheError, storage_key
+
+from .directory import check_layout, check_writable, create_directory, shard_directories
+from .options import DiskOptions, parse_url
+
+_MISSING = object()
+_LOCK_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    """True when SQLite gave up waiting for another connection's lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _LOCK_CODES  # extended codes keep the primary in the low byte
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class DiskBackend:
+    """One opened cache directory. Thread-safe: diskcache keeps one connection per thread."""
+
+    def __init__(self, cache: Cache | FanoutCache, options: DiskOptions) -> None:
+        self.cache = cache
+        self.options = options
+        if isinstance(cache, FanoutCache):
+            # FanoutCache's own get/set/delete turn a lock timeout into a miss or a silent
+            # no-op (by design, for caches where that is harmless); a guest must instead hear
+            # `unavailable`, and a delete must never silently fail. So pick the shard exactly
+            # as FanoutCache does and call the shard's Cache, which raises Timeout.
+            self._shards: tuple[Cache, ...] = cache._shards
+            self._hash = cache._hash
+        else:
+            self._shards = (cache,)
+
+    def _shard(self, skey: bytes) -> Cache:
+        if len(self._shards) == 1:
+            return self._shards[0]
+        return self._shards[self._hash(skey) % len(self._shards)]
+
+    @contextmanager
+    def _faults(self, op: str) -> Iterator[None]:
+        try:
+            yield
+        except Timeout:
+            raise BackendUnavailable(
+                f"disk cache {str(self.options.directory)!r}: {op} waited "
+                f"{self.options.timeout:g} s for another writer's lock"
+            ) from None
+        except sqlite3.OperationalError as exc:
+            if is_lock_error(exc):
+                raise BackendUnavailable(
+                    f"disk cache {str(self.options.directory)!r}: {op}: {exc}"
+                ) from exc
+            raise
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        skey = storage_key(namespace, key)
+        with self._faults("get"):
+            value = self._shard(skey).get(skey, default=_MISSING, retry=False)
+        if value is _MISSING:
+            return None
+        if type(value) is not bytes:
+            raise TypeError(f"disk cache holds a {type(value).__name__} under this key, "
+                            "not bytes: was it written by something other than wasmcache?")
+        return value
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        skey = storage_key(namespace, key)
+        with self._faults("set"):
+            # expire=None stores no deadline, replacing any older one
+            stored = self._shard(skey).set(skey, bytes(value), expire=ttl, retry=False)
+        if not stored:
+            raise BackendUnavailable(f"disk cache {str(self.options.directory)!r}: set was "
+                                     "not stored")
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        skey = storage_key(namespace, key)
+        with self._faults("delete"):
+            self._shard(skey).delete(skey, retry=False)
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    if isinstance(exc, Timeout):
+        return "the database stayed locked by another process"
+    return str(exc) or type(exc).__name__
+
+
+def open_cache(options: DiskOptions) -> DiskBackend:
+    """Create and check the directory, open diskcache on it, or fail with one clear line."""
+    directory: Path = options.directory
+    create_directory(directory)
+    check_writable(directory)
+    check_layout(directory, options.shards)
+    try:
+        if options.shards == 1:
+            cache: Cache | FanoutCache = Cache(str(directory), timeout=options.timeout,
+                                               **options.settings)
+        else:
+            cache = FanoutCache(str(directory), shards=options.shards, timeout=options.timeout,
+                                **options.settings)
+    except (OSError, sqlite3.Error, Timeout) as exc:
+        raise WasmcacheError(f"disk backend: cannot open the cache in {str(directory)!r}: "
+                             f"{_describe(exc)}") from None
+    try:
+        for shard_dir in shard_directories(directory, options.shards)[1:]:
+            check_writable(shard_dir)
+        return DiskBackend(cache, options)
+    except BaseException:
+        cache.close()
+        raise
+
+
+def open_disk(url: str) -> DiskBackend:
+    """The `BackendSpec.open` of ``disk://``: parse the URL and open the directory."""
+    return open_cache(parse_url(url))

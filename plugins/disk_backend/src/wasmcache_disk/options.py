@@ -1,0 +1,187 @@
+"""Parsing ``disk://`` URLs into a directory and diskcache settings.
+
+    disk://.wasmcache                   ./.wasmcache, relative to the working directory
+    disk://data/cache                   ./data/cache (anything not starting with / is relative)
+    disk:///var/lib/wasmcache           an absolute directory
+    disk:///srv/c?size_limit=4GiB&eviction_policy=least-recently-used&shards=4&timeout=10
+
+The path is percent-decoded (``%20`` is a space, ``%3F`` a ``?``, ``%25`` a ``%``).
+
+Query options (each at most once; anything else is an error naming the option):
+
+``size_limit``
+    Bytes the cache may use before diskcache evicts entries, as an integer or with a suffix:
+    ``500MB``, ``1GiB``, ``1.5GiB`` (kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024).
+    diskcache's default is 1 GiB. With ``shards`` every shard gets an equal part.
+``eviction_policy``
+    Which entries go first when the size limit is reached, one of diskcache's policies:
+    ``least-recently-stored`` (diskcache's default), ``least-recently-used``,
+    ``least-frequently-used`` or ``none`` (never evict; ``size_limit`` is then ignored).
+``cull_limit``
+    At most this many expired or evicted entries are removed per write (diskcache default 10;
+    0 turns culling on writes off).
+``shards``
+    1 (default) is one SQLite database; N > 1 spreads keys over N databases with diskcache's
+    ``FanoutCache`` so writers of different keys do not wait for one lock. A directory keeps
+    the shard count it was created with: opening it with another count is an error.
+``timeout``
+    Seconds a call waits for another writer's SQLite lock before it answers ``unavailable``
+    (default 5).
+
+diskcache stores its settings in the cache: an option given once stays in force for later
+opens of the same directory that do not give it.
+"""
+
+from __future__ import annotations
+
+import math
+import os.path
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import unquote
+
+from diskcache import EVICTION_POLICY
+from wasmcache import WasmcacheError
+
+SCHEME = "disk"
+DEFAULT_TIMEOUT = 5.0
+MAX_SHARDS = 256  # FanoutCache names shard directories 000..999; more than this never helps
+MAX_TIMEOUT = 3600.0
+
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*")
+
+
+@dataclass(frozen=True)
+class DiskOptions:
+    """What a ``disk://`` URL asks for. `settings` are passed to diskcache as they are."""
+
+    directory: Path
+    shards: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    size_limit: int | None = None
+    eviction_policy: str | None = None
+    cull_limit: int | None = None
+
+    @property
+    def settings(self) -> dict[str, int | str]:
+        """Only the diskcache settings the URL names, so the others keep their stored values."""
+        given = {"size_limit": self.size_limit, "eviction_policy": self.eviction_policy,
+                 "cull_limit": self.cull_limit}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+def parse_size(text: str) -> int:
+    """``"1GiB"`` -> 1073741824; raises ValueError for anything that is not a positive size."""
+    match = _SIZE.fullmatch(text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(text)
+    try:
+        size = Decimal(match.group(1)) * _UNITS[match.group(2).lower()]
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if size != size.to_integral_value() or size < 1:
+        raise ValueError(text)
+    return int(size)
+
+
+def _bad(url: str, name: str, expected: str, value: str) -> WasmcacheError:
+    return WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: option {name} must be {expected}, "
+                          f"not {value!r}")
+
+
+def _int(url: str, name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value, 10)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise _bad(url, name, f"an integer from {low} to {high}", value)
+    return number
+
+
+def _seconds(url: str, name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:  # also false for nan
+        raise _bad(url, name, f"a number of seconds above 0 and at most {MAX_TIMEOUT:g}", value)
+    return seconds
+
+
+def _size(url: str, name: str, value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise _bad(url, name, "a positive number of bytes, e.g. 1073741824, 500MB or 1GiB",
+                   value) from None
+
+
+def _policy(url: str, name: str, value: str) -> str:
+    if value not in EVICTION_POLICY:
+        raise _bad(url, name, "one of " + ", ".join(sorted(EVICTION_POLICY)), value)
+    return value
+
+
+_PARSERS = {
+    "size_limit": _size,
+    "eviction_policy": _policy,
+    "cull_limit": lambda url, name, value: _int(url, name, value, 0, 2**31 - 1),
+    "shards": lambda url, name, value: _int(url, name, value, 1, MAX_SHARDS),
+    "timeout": _seconds,
+}
+
+
+def parse_url(url: str, cwd: Path | None = None) -> DiskOptions:
+    """Split a ``disk://`` URL into an absolute directory and checked options.
+
+    A relative path is made absolute now, against `cwd` (default: the working directory), so
+    a later ``chdir`` cannot move the store.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != SCHEME:
+        raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: expected disk://DIRECTORY")
+    raw_path, _, query = rest.partition("?")
+    if "#" in raw_path or "#" in query:
+        raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: a '#' must be written %23")
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: the directory's %-escapes "
+                             "are not UTF-8") from None
+    if not path:
+        raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: no directory; use e.g. "
+                             "disk://.wasmcache (relative) or disk:///var/lib/wasmcache")
+    if "\0" in path:
+        raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: the directory contains NUL")
+    directory = Path(path)
+    if not directory.is_absolute():
+        try:
+            directory = (cwd or Path.cwd()) / directory
+        except OSError as exc:
+            raise WasmcacheError(f"{SCHEME}:// URL {url!r} is relative, but the working "
+                                 f"directory is unusable: {exc.strerror}") from None
+    values: dict[str, object] = {}
+    for part in query.split("&") if query else ():
+        name, eq, value = (unquote(text) for text in part.partition("="))
+        if not eq:
+            raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: options must be written "
+                                 f"?name=value&name=value, not {part!r}")
+        parser = _PARSERS.get(name)
+        if parser is None:
+            raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: unknown option {name!r} "
+                                 f"(expected one of: {', '.join(sorted(_PARSERS))})")
+        if name in values:
+            raise WasmcacheError(f"invalid {SCHEME}:// URL {url!r}: option {name} is given "
+                                 "more than once")
+        values[name] = parser(url, name, value)
+    # normpath collapses "." and ".." textually, like os.path.abspath; symlinks stay as they are
+    directory = Path(os.path.normpath(directory))
+    return DiskOptions(directory=directory, **values)  # type: ignore[arg-type]

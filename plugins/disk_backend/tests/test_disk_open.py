@@ -1,0 +1,166 @@
+"""Opening ``disk://``: start-up errors, the storage layout in diskcache, and lock handling."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import diskcache
+import pytest
+from wasmcache import BackendUnavailable, CacheError, CacheHost, WasmcacheError, storage_key
+from wasmcache.testing.contract import unique_namespace
+from wasmcache_disk import DiskBackend, open_disk
+
+from ._support import read_only_directory
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def backend(directory: Path) -> Iterator[DiskBackend]:
+    opened = open_disk(f"disk://{directory}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def open_error(url: str) -> str:
+    with pytest.raises(WasmcacheError) as info:
+        open_disk(url).close()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- start-up errors ----------------------------------------------------------------------
+def test_missing_directory_and_parents_are_created(directory: Path) -> None:
+    open_disk(f"disk://{directory / 'a' / 'b'}").close()
+    assert (directory / "a" / "b" / "cache.db").is_file()
+
+
+def test_a_file_in_the_way_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    message = open_error(f"disk://{tmp_path / 'file'}")
+    assert "file is in the way" in message and str(tmp_path / "file") in message
+
+
+def test_a_parent_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    message = open_error(f"disk://{tmp_path / 'file' / 'cache'}")
+    assert "cannot create directory" in message and "is a file" in message
+
+
+def test_a_read_only_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with read_only_directory(tmp_path / "ro") as ro:
+        assert "is not writable" in open_error(f"disk://{ro}")
+        assert "cannot create directory" in open_error(f"disk://{ro / 'sub'}")
+
+
+def test_an_existing_cache_made_read_only_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"disk://{tmp_path / 'ro'}"
+    writable = open_disk(url)
+    writable.set("ns", b"k", b"v", None)
+    writable.close()
+    with read_only_directory(tmp_path / "ro"):
+        assert "is not writable" in open_error(url)
+
+
+def test_the_shard_count_cannot_change(directory: Path) -> None:
+    open_disk(f"disk://{directory}?shards=3").close()
+    assert "?shards=3" in open_error(f"disk://{directory}")
+    assert "?shards=3" in open_error(f"disk://{directory}?shards=2")
+    open_disk(f"disk://{directory}?shards=3").close()
+    open_disk(f"disk://{directory / 'one'}").close()
+    assert "unsharded" in open_error(f"disk://{directory / 'one'}?shards=2")
+
+
+# --- layout: storage_key -> bytes, ttl as diskcache's expire ---------------------------------
+@pytest.mark.parametrize("size", [0, 1, 32 * 1024 - 1, 32 * 1024, MIB])
+def test_values_round_trip_exactly_as_bytes(backend: DiskBackend, size: int) -> None:
+    value = (bytes(range(256)) * (size // 256 + 1))[:size]
+    backend.set("ns", b"k", value, None)
+    got = backend.get("ns", b"k")
+    assert type(got) is bytes and got == value
+
+
+def test_entries_are_plain_diskcache_entries(backend: DiskBackend, directory: Path) -> None:
+    backend.set("ns", b"k\0:x", b"value", None)
+    backend.set("ns", b"ttl", b"short", 100)
+    with diskcache.Cache(str(directory)) as plain:
+        assert plain.get(storage_key("ns", b"k\0:x")) == b"value"
+        value, deadline = plain.get(storage_key("ns", b"ttl"), expire_time=True)
+        assert value == b"short" and 90 < deadline - time.time() <= 100
+
+
+def test_set_without_ttl_clears_the_stored_deadline(backend: DiskBackend,
+                                                    directory: Path) -> None:
+    backend.set("ns", b"k", b"v1", 60)
+    backend.set("ns", b"k", b"v2", None)
+    with diskcache.Cache(str(directory)) as plain:
+        assert plain.get(storage_key("ns", b"k"), expire_time=True) == (b"v2", None)
+
+
+def test_sharded_entries_are_where_fanoutcache_looks(directory: Path) -> None:
+    sharded = open_disk(f"disk://{directory}?shards=5")
+    try:
+        for index in range(50):
+            sharded.set("ns", f"k{index}".encode(), f"v{index}".encode(), None)
+    finally:
+        sharded.close()
+    with diskcache.FanoutCache(str(directory), shards=5) as fanout:
+        for index in range(50):
+            assert fanout.get(storage_key("ns", f"k{index}".encode())) == f"v{index}".encode()
+
+
+def test_a_value_that_is_not_bytes_is_an_internal_error(backend: DiskBackend,
+                                                        directory: Path) -> None:
+    with diskcache.Cache(str(directory)) as plain:
+        plain.set(storage_key("ns", b"k"), {"not": "bytes"})
+    assert CacheHost(backend, "ns").get("k") == CacheError.INTERNAL
+
+
+# --- a held lock: unavailable after the timeout, reads keep working --------------------------
+def hold_write_locks(databases: list[Path]) -> list[sqlite3.Connection]:
+    held = []
+    for database in databases:
+        con = sqlite3.connect(str(database), isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        held.append(con)
+    return held
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_a_lock_held_past_the_timeout_is_unavailable(directory: Path, shards: int) -> None:
+    url = f"disk://{directory}?timeout=0.2" + (f"&shards={shards}" if shards > 1 else "")
+    opened = open_disk(url)
+    host = CacheHost(opened, unique_namespace())
+    assert host.set("k", b"before", None) is None
+    databases = sorted(directory.glob("cache.db" if shards == 1 else "*/cache.db"))
+    assert len(databases) == shards
+    held = hold_write_locks(databases)
+    try:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable):
+            opened.set(host.namespace, b"k", b"during", None)
+        assert time.monotonic() - started < 0.2 + 5  # the configured timeout plus a margin
+        assert host.set("k", b"during", None) == CacheError.UNAVAILABLE
+        assert host.set("big", b"x" * MIB, None) == CacheError.UNAVAILABLE
+        assert host.delete("k") == CacheError.UNAVAILABLE
+        assert host.get("k") == b"before"  # WAL: readers never wait for the writer
+    finally:
+        for con in held:
+            con.rollback()
+            con.close()
+    assert host.set("k", b"after", None) is None
+    assert host.get("k") == b"after"
+    opened.close()
+    leftovers = list(directory.rglob("*.val"))
+    assert leftovers == [], "a refused 1 MiB set must not leave its value file behind"
