@@ -73,7 +73,10 @@ def sqlite_url(tmp_path: Path, sql_table: str) -> str:
     return f"sqlite:///{tmp_path / 'cache.db'}?table={sql_table}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
+
+
+@pytest.fixture(params=list(URL_FIXTURES))
 def any_url(request: pytest.FixtureRequest) -> str:
     """Each of the three dialects in turn."""
-    return request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else request.param}_url")
+    return request.getfixturevalue(URL_FIXTURES[request.param])

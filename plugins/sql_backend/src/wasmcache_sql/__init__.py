@@ -10,7 +10,7 @@ and PyMySQL). The backend's own query options are described in `wasmcache_sql.op
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from wasmcache import BackendSpec, BackendUnavailable, WasmcacheError, hookimpl
 from wasmcache.plugins import mask_url

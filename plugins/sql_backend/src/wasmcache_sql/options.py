@@ -127,7 +127,8 @@ def _number(raw: dict[str, str], name: str, default: float, *, minimum: float,
     try:
         value = int(text) if integer else float(text)
     except ValueError:
-        raise WasmcacheError(f"SQL backend option {name!r}: expected {kind}, not {text!r}") from None
+        raise WasmcacheError(
+            f"SQL backend option {name!r}: expected {kind}, not {text!r}") from None
     if not value >= minimum or value != value or value == float("inf"):
         raise WasmcacheError(
             f"SQL backend option {name!r}: expected {kind} >= {minimum:g}, not {text!r}"
