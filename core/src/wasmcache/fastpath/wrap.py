@@ -255,7 +255,8 @@ def wrap(wasm: bytes) -> bytes:
 def is_wrapped(wasm: bytes) -> bool:
     """True when `wasm` is a wrapper this module built (so it is not wrapped twice)."""
     marker = _enc_string(MARKER)
-    return wasm[:8] == COMPONENT_HEADER and wasm[8] == CUSTOM and marker in wasm[9:9 + 40]
+    head = wasm[:9 + 40]
+    return head[:9] == COMPONENT_HEADER + bytes([CUSTOM]) and marker in head[9:]
 
 
 def prepare_component(wasm: bytes) -> bytes:
