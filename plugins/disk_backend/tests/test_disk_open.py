@@ -82,6 +82,15 @@ def test_the_shard_count_cannot_change(directory: Path) -> None:
     assert "unsharded" in open_error(f"disk://{directory / 'one'}?shards=2")
 
 
+def test_the_shard_count_of_a_plain_diskcache_directory_is_kept(tmp_path: Path) -> None:
+    diskcache.FanoutCache(str(tmp_path / "fanout"), shards=3).close()
+    diskcache.Cache(str(tmp_path / "plain")).close()
+    assert "?shards=3" in open_error(f"disk://{tmp_path / 'fanout'}")
+    assert "unsharded" in open_error(f"disk://{tmp_path / 'plain'}?shards=3")
+    open_disk(f"disk://{tmp_path / 'fanout'}?shards=3").close()
+    open_disk(f"disk://{tmp_path / 'plain'}").close()
+
+
 # --- layout: storage_key -> bytes, ttl as diskcache's expire ---------------------------------
 @pytest.mark.parametrize("size", [0, 1, 32 * 1024 - 1, 32 * 1024, MIB])
 def test_values_round_trip_exactly_as_bytes(backend: DiskBackend, size: int) -> None:

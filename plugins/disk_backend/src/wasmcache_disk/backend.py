@@ -24,7 +24,7 @@ from pathlib import Path
 from diskcache import Cache, FanoutCache, Timeout
 from wasmcache import BackendUnavailable, WasmcacheError, storage_key
 
-from .directory import check_layout, check_writable, create_directory, shard_directories
+from .directory import check_writable, create_directory, ensure_layout, shard_directories
 from .options import DiskOptions, parse_url
 
 _MISSING = object()
@@ -119,7 +119,7 @@ def open_cache(options: DiskOptions) -> DiskBackend:
     directory: Path = options.directory
     create_directory(directory)
     check_writable(directory)
-    check_layout(directory, options.shards)
+    ensure_layout(directory, options.shards)
     try:
         if options.shards == 1:
             cache: Cache | FanoutCache = Cache(str(directory), timeout=options.timeout,

@@ -50,30 +50,72 @@ def check_writable(directory: Path) -> None:
                              f"{_reason(exc)}") from None
 
 
-def check_layout(directory: Path, shards: int) -> None:
+LAYOUT_FILE = "wasmcache-layout"  # "shards=N": the count the directory was created with
+
+
+def _existing_shards(directory: Path) -> int | None:
+    """The shard count diskcache's files show, or None when there is no database yet."""
+    names = os.listdir(directory)
+    found = sum(1 for name in names
+                if _SHARD_DIR.fullmatch(name) and (directory / name / DBNAME).exists())
+    if DBNAME in names:
+        return 1
+    return found or None
+
+
+def _read_layout(marker: Path) -> int | None:
+    try:
+        text = marker.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WasmcacheError(f"disk backend: cannot read {str(marker)!r}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    name, _, value = text.partition("=")
+    if name.strip() != "shards" or not value.strip().isdigit():
+        raise WasmcacheError(f"disk backend: {str(marker)!r} should hold shards=N, not "
+                             f"{text[:40]!r}")
+    return int(value)
+
+
+def _write_layout(directory: Path, marker: Path, shards: int) -> None:
+    """Create the marker atomically (a complete file appears, or nothing): first one wins."""
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".wasmcache-layout-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(f"shards={shards}\n")
+        os.link(temp, marker)
+    except FileExistsError:
+        pass  # another process opened the new directory at the same moment: its count stands
+    finally:
+        os.unlink(temp)
+
+
+def ensure_layout(directory: Path, shards: int) -> None:
     """Refuse to open a directory with another shard count than it was created with.
 
     diskcache keeps one database at the top (``cache.db``) or one per shard (``000/cache.db``
-    ...); opened with another count, the same directory would silently show other data.
+    ...); opened with another count, the same directory would silently show other data. The
+    count is recorded in a small file before any database is created, so two processes that
+    create the directory at once agree (reading half-created shards could not tell).
     """
+    marker = directory / LAYOUT_FILE
     try:
-        names = os.listdir(directory)
+        recorded = _read_layout(marker)
+        if recorded is None:
+            _write_layout(directory, marker, _existing_shards(directory) or shards)
+            recorded = _read_layout(marker)
     except OSError as exc:
-        raise WasmcacheError(f"disk backend: cannot list directory {str(directory)!r}: "
+        raise WasmcacheError(f"disk backend: cannot record the layout in {str(directory)!r}: "
                              f"{_reason(exc)}") from None
-    single = DBNAME in names
-    found = sum(1 for name in names
-                if _SHARD_DIR.fullmatch(name) and (directory / name / DBNAME).exists())
+    if recorded == shards:
+        return
     where = f"disk backend: {str(directory)!r}"
-    if shards == 1 and found:
-        raise WasmcacheError(f"{where} holds a cache of {found} shards: open it with "
-                             f"?shards={found}")
-    if shards > 1 and single:
+    if recorded == 1:
         raise WasmcacheError(f"{where} holds an unsharded cache: open it without ?shards "
                              f"(or with shards=1), or use another directory for {shards} shards")
-    if shards > 1 and found and found != shards:
-        raise WasmcacheError(f"{where} holds a cache of {found} shards, not {shards}: open it "
-                             f"with ?shards={found}")
+    raise WasmcacheError(f"{where} holds a cache of {recorded} shards, not {shards}: open it "
+                         f"with ?shards={recorded}")
 
 
 def shard_directories(directory: Path, shards: int) -> list[Path]:
