@@ -9,11 +9,12 @@ from typing import NoReturn
 
 import click
 
-from .config import load_config, resolve_backend
+from .config import Config, load_config, parse_size, resolve_backend
 from .errors import WasmcacheError
 from .limits import validate_namespace
-from .plugins import get_registry
+from .plugins import get_registry, mask_url
 from .runner import GuestOptions, GuestTrap, run_guest
+from .stats import Stats
 
 EXIT_USAGE = 2  # bad flags, config, guest file or backend URL
 EXIT_TRAP = 3  # the guest trapped or was stopped
@@ -51,34 +52,128 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="wasmcache: %(levelname)s: %(message)s")
 
 
+def _effective(config: Config, backend: str | None, namespace: str | None,
+               guest_name: str | None, wasm: str | None, timeout: float | None,
+               max_memory: str | None) -> tuple[str, GuestOptions]:
+    """Merge flags, environment and file (flags win) into the backend URL and guest options."""
+    profile = config.select_profile(guest_name, wasm)
+    url = resolve_backend(backend, config, set(get_registry().backends))
+    options = GuestOptions(
+        namespace=validate_namespace(namespace if namespace is not None else profile.namespace),
+        limits=profile.limits,
+        policy=profile.policy,
+        timeout=timeout if timeout is not None else profile.timeout,
+        max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
+    )
+    return url, options
+
+
+_run_options = [
+    click.option("--backend", "-b", metavar="URL",
+                 help="Backend URL (memory://, disk://DIR, redis://..., sqlite:///...)."),
+    click.option("--namespace", "-n", metavar="NS",
+                 help="The guest's namespace [default: its profile's, else default]."),
+    click.option("--guest", "-g", "guest_name", metavar="NAME",
+                 help="Guest profile from the config (wins over a `wasm` path match)."),
+    click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="Config file [default: ./wasmcache.toml if present]."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                 help="Stop the guest after this long."),
+    click.option("--max-memory", metavar="SIZE", help="Cap the guest's memory (e.g. 64MiB)."),
+]
+
+
+def run_options(func):  # type: ignore[no-untyped-def]
+    for option in reversed(_run_options):
+        func = option(func)
+    return func
+
+
 @main.command(context_settings={"ignore_unknown_options": True,
                                 "allow_interspersed_args": False})
-@click.option("--backend", "-b", metavar="URL",
-              help="Backend URL (memory://, disk://DIR, redis://..., sqlite:///...).")
-@click.option("--namespace", "-n", metavar="NS", help="The guest's namespace [default: default].")
-@click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Config file [default: ./wasmcache.toml if present].")
+@run_options
+@click.option("--stats", is_flag=True, help="Print per-operation statistics when the guest ends.")
 @click.argument("guest", metavar="GUEST.wasm")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(backend: str | None, namespace: str | None, config_path: str | None, guest: str,
-        args: tuple[str, ...]) -> None:
+def run(backend: str | None, namespace: str | None, guest_name: str | None,
+        config_path: str | None, timeout: float | None, max_memory: str | None, stats: bool,
+        guest: str, args: tuple[str, ...]) -> None:
     """Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv.
 
     Exit status: the guest's own (0 ok, 1 when run returns err, N on exit(N));
-    2 for a bad flag, config, guest file or backend; 3 when the guest traps.
+    2 for a bad flag, config, guest file or backend; 3 when the guest traps or is stopped.
     """
+    collector = Stats() if stats else None
     try:
         config = load_config(config_path)
-        url = resolve_backend(backend, config, set(get_registry().backends))
-        ns = validate_namespace(namespace if namespace is not None else config.namespace)
-        options = GuestOptions(namespace=ns, limits=config.limits, args=args)
+        url, options = _effective(config, backend, namespace, guest_name, guest, timeout,
+                                  max_memory)
+        options.args = args
+        options.stats = collector
         code = run_guest(guest, url, options)
     except GuestTrap as exc:
-        _fail(str(exc), EXIT_TRAP)
+        code = _report(str(exc), EXIT_TRAP)
+    except WasmcacheError as exc:
+        code = _report(str(exc), EXIT_USAGE)
+    sys.stdout.flush()
+    if collector is not None:
+        click.echo(collector.render(), err=True)
+    sys.exit(code)
+
+
+def _report(message: str, code: int) -> int:
+    click.echo(f"wasmcache: error: {message}", err=True)
+    return code
+
+
+@main.group()
+def config() -> None:
+    """Check or show the configuration."""
+
+
+@config.command("check")
+@click.argument("file", required=False, metavar="[FILE]")
+def config_check(file: str | None) -> None:
+    """Validate FILE (default ./wasmcache.toml) without running anything."""
+    try:
+        loaded = load_config(file or "wasmcache.toml")
+        if loaded.backend:
+            get_registry().lookup(loaded.backend)
     except WasmcacheError as exc:
         _fail(str(exc))
-    sys.stdout.flush()
-    sys.exit(code)
+    click.echo(f"{loaded.source}: ok ({len(loaded.guests)} guest profiles)")
+
+
+@config.command("show")
+@run_options
+@click.argument("guest", required=False, metavar="[GUEST.wasm]")
+def config_show(backend: str | None, namespace: str | None, guest_name: str | None,
+                config_path: str | None, timeout: float | None, max_memory: str | None,
+                guest: str | None) -> None:
+    """Print the effective configuration (flags > environment > file), passwords masked."""
+    try:
+        loaded = load_config(config_path)
+        url, options = _effective(loaded, backend, namespace, guest_name, guest, timeout,
+                                  max_memory)
+        profile = loaded.select_profile(guest_name, guest)
+    except WasmcacheError as exc:
+        _fail(str(exc))
+    policy = options.policy
+    lines = [
+        f"# config file: {loaded.source or '(none)'}",
+        f"# guest profile: {profile.name}",
+        f'backend = "{mask_url(url)}"',
+        f'namespace = "{options.namespace}"',
+        f'access = "{policy.access.value}"',
+        "key_prefixes = [" + ", ".join(f'"{p}"' for p in policy.key_prefixes) + "]",
+        f"max_keys = {'unlimited' if policy.max_keys is None else policy.max_keys}",
+        f"max_bytes = {'unlimited' if policy.max_bytes is None else policy.max_bytes}",
+        f"max_key_bytes = {options.limits.max_key_bytes}",
+        f"max_value_bytes = {options.limits.max_value_bytes}",
+        f"timeout = {'none' if options.timeout is None else options.timeout}",
+        f"max_memory = {'none' if options.max_memory is None else options.max_memory}",
+    ]
+    click.echo("\n".join(lines))
 
 
 @main.command()

@@ -1,27 +1,68 @@
-"""``wasmcache.toml``: loading and validating the operator's configuration.
+"""``wasmcache.toml``: loading and validating the operator's configuration and guest profiles.
 
 Validation happens at load time, before any guest starts: every problem is one line that names
-the file, the key and what was expected.
+the file, the key and what was expected. Example::
+
+    backend = "redis://127.0.0.1:6379/0"
+    namespace = "default"          # for guests that match no profile
+    timeout = 30                   # seconds a guest may run (epoch interruption)
+    max_memory = "256MiB"          # cap on a guest's linear memory
+
+    [limits]
+    max_key_bytes = 250
+    max_value_bytes = 1048576
+
+    [guests.writer]
+    wasm = "guests/writer*.wasm"   # picked for a matching .wasm path (--guest NAME wins)
+    namespace = "shop"
+    access = "read-write"          # read-write | read-only | none
+    key_prefixes = ["cart:"]
+    max_keys = 1000
+    max_bytes = 10_000_000
+    max_value_bytes = 65536
+
+    [guests.reader]
+    namespace = "shop"
+    access = "read-only"
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import WasmcacheError
 from .limits import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Limits
+from .policy import Access, Policy
 
 DEFAULT_CONFIG_FILE = "wasmcache.toml"
 BACKEND_ENV = "WASMCACHE_BACKEND"
 DEFAULT_BACKEND = "disk://.wasmcache"
+PROFILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SIZE = re.compile(r"(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?", re.IGNORECASE)
+UNITS = {"b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 
 
 class ConfigError(WasmcacheError):
     """A configuration problem; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class GuestProfile:
+    """What the operator decided for one guest."""
+
+    name: str
+    namespace: str = DEFAULT_NAMESPACE
+    policy: Policy = field(default_factory=Policy)
+    limits: Limits = field(default_factory=Limits)
+    wasm: str | None = None
+    timeout: float | None = None
+    max_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,49 +72,137 @@ class Config:
     backend: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     limits: Limits = field(default_factory=Limits)
+    timeout: float | None = None
+    max_memory: int | None = None
+    guests: dict[str, GuestProfile] = field(default_factory=dict)
     source: str | None = None
 
+    def default_profile(self) -> GuestProfile:
+        return GuestProfile(name="(default)", namespace=self.namespace, limits=self.limits,
+                            timeout=self.timeout, max_memory=self.max_memory)
 
-_TOP_KEYS = {"backend": str, "namespace": str, "limits": dict}
-_LIMIT_KEYS = {"max_key_bytes": int, "max_value_bytes": int}
+    def select_profile(self, name: str | None, wasm_path: str | None) -> GuestProfile:
+        """--guest NAME wins; else the first profile whose `wasm` glob matches; else the default."""
+        if name is not None:
+            if name not in self.guests:
+                known = ", ".join(sorted(self.guests)) or "none"
+                raise ConfigError(f"{self.source or 'config'}: no guest profile {name!r} "
+                                  f"(profiles: {known})")
+            return self.guests[name]
+        if wasm_path is not None:
+            candidates = {wasm_path, os.path.abspath(wasm_path), os.path.basename(wasm_path)}
+            for profile in self.guests.values():
+                if profile.wasm and any(fnmatch.fnmatchcase(c, profile.wasm) for c in candidates):
+                    return profile
+        return self.default_profile()
 
 
-def _type_name(expected: type) -> str:
-    return {str: "a string", int: "an integer", dict: "a table", bool: "true or false",
-            list: "an array"}[expected]
+class _Reader:
+    """Typed access to one TOML table that reports problems as `file: key: expected ...`."""
+
+    def __init__(self, source: str, prefix: str, table: dict[str, Any], allowed: set[str]):
+        self.source, self.prefix, self.table = source, prefix, table
+        for key in table:
+            if key not in allowed:
+                expected = ", ".join(sorted(allowed))
+                raise self.error(key, f"unknown key (expected one of: {expected})")
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def get(self, key: str, kind: type, what: str) -> Any:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.error(key, f"expected {what}, got {type(value).__name__} {value!r}")
+        return value
+
+    def count(self, key: str) -> int | None:
+        value = self.get(key, int, "a non-negative integer")
+        if value is not None and value < 0:
+            raise self.error(key, f"expected a non-negative integer, got {value}")
+        return value
+
+    def namespace(self, key: str, default: str) -> str:
+        value = self.get(key, str, "a string") or default
+        if not NAMESPACE_PATTERN.fullmatch(value):
+            raise self.error(key, f"expected 1-64 of A-Z a-z 0-9 . _ -, got {value!r}")
+        return value
+
+    def size(self, key: str) -> int | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        match = SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if not match:
+            raise self.error(key, f"expected a size like 268435456 or \"256MiB\", got {value!r}")
+        return int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]
+
+    def seconds(self, key: str) -> float | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.error(key, f"expected a positive number of seconds, got {value!r}")
+        return float(value)
+
+    def limits(self, base: Limits) -> Limits:
+        key_bytes, value_bytes = self.count("max_key_bytes"), self.count("max_value_bytes")
+        if key_bytes == 0:
+            raise self.error("max_key_bytes", "expected at least 1, got 0")
+        return Limits(max_key_bytes=base.max_key_bytes if key_bytes is None else key_bytes,
+                      max_value_bytes=base.max_value_bytes if value_bytes is None else value_bytes)
 
 
-def _check_table(source: str, prefix: str, table: dict[str, Any],
-                 schema: dict[str, type]) -> None:
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if key not in schema:
-            allowed = ", ".join(sorted(schema))
-            raise ConfigError(f"{source}: unknown key {name!r} (expected one of: {allowed})")
-        expected = schema[key]
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(
-                f"{source}: {name} must be {_type_name(expected)}, not {type(value).__name__}"
-            )
+_TOP = {"backend", "namespace", "limits", "timeout", "max_memory", "guests"}
+_LIMITS = {"max_key_bytes", "max_value_bytes"}
+_PROFILE = {"wasm", "namespace", "access", "key_prefixes", "max_keys", "max_bytes",
+            "timeout", "max_memory"} | _LIMITS
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:
-    """Validate a parsed TOML document."""
-    _check_table(source, "", data, _TOP_KEYS)
-    backend = data.get("backend")
-    if backend is not None and "://" not in backend:
-        raise ConfigError(f"{source}: backend must be a URL like redis://host:6379/0, "
-                          f"not {backend!r}")
-    namespace = data.get("namespace", DEFAULT_NAMESPACE)
-    if not NAMESPACE_PATTERN.fullmatch(namespace):
-        raise ConfigError(f"{source}: namespace {namespace!r} must be 1-64 of A-Z a-z 0-9 . _ -")
-    limits_table = data.get("limits", {})
-    _check_table(source, "limits.", limits_table, _LIMIT_KEYS)
+    """Validate a parsed TOML document into a `Config`."""
+    top = _Reader(source, "", data, _TOP)
+    backend = top.get("backend", str, "a URL string like \"redis://host:6379/0\"")
+    if backend is not None and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", backend):
+        raise top.error("backend", f"expected a URL like redis://host:6379/0, got {backend!r}")
+    limits_table = top.get("limits", dict, "a table") or {}
+    limits = _Reader(source, "limits.", limits_table, _LIMITS).limits(Limits())
+    config = Config(backend=backend, namespace=top.namespace("namespace", DEFAULT_NAMESPACE),
+                    limits=limits, timeout=top.seconds("timeout"),
+                    max_memory=top.size("max_memory"), source=source)
+    guests: dict[str, GuestProfile] = {}
+    for name, table in (top.get("guests", dict, "a table of profiles") or {}).items():
+        if not isinstance(table, dict):
+            raise top.error(f"guests.{name}", "expected a table")
+        if not PROFILE_NAME.fullmatch(name):
+            raise top.error(f"guests.{name}", "expected a profile name of A-Z a-z 0-9 . _ -")
+        guests[name] = _parse_profile(_Reader(source, f"guests.{name}.", table, _PROFILE),
+                                      name, config)
+    return replace(config, guests=guests)
+
+
+def _parse_profile(reader: _Reader, name: str, config: Config) -> GuestProfile:
+    access_text = reader.get("access", str, "\"read-write\", \"read-only\" or \"none\"")
     try:
-        limits = Limits(**limits_table)
-    except WasmcacheError as exc:
-        raise ConfigError(f"{source}: limits: {exc}") from None
-    return Config(backend=backend, namespace=namespace, limits=limits, source=source)
+        access = Access(access_text or Access.READ_WRITE)
+    except ValueError:
+        raise reader.error("access", "expected \"read-write\", \"read-only\" or \"none\", "
+                                     f"got {access_text!r}") from None
+    prefixes = reader.get("key_prefixes", list, "an array of strings") or []
+    if not all(isinstance(p, str) and p for p in prefixes):
+        raise reader.error("key_prefixes", "expected an array of non-empty strings")
+    policy = Policy(access=access, key_prefixes=tuple(prefixes),
+                    max_keys=reader.count("max_keys"), max_bytes=reader.count("max_bytes"))
+    return GuestProfile(
+        name=name, namespace=reader.namespace("namespace", config.namespace), policy=policy,
+        limits=reader.limits(config.limits), wasm=reader.get("wasm", str, "a path or glob"),
+        timeout=reader.seconds("timeout") or config.timeout,
+        max_memory=reader.size("max_memory") or config.max_memory,
+    )
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -108,3 +237,11 @@ def resolve_backend(flag: str | None, config: Config, registered_schemes: set[st
         f"(e.g. --backend memory://), set {BACKEND_ENV}, put `backend = \"...\"` in "
         f"{DEFAULT_CONFIG_FILE}, or `pip install wasmcache-disk`"
     )
+
+
+def parse_size(text: str) -> int:
+    """A --max-memory value: bytes, or a number with B/KB/KiB/MB/MiB/GB/GiB."""
+    match = SIZE.fullmatch(text.strip())
+    if not match:
+        raise WasmcacheError(f"invalid size {text!r}: expected e.g. 67108864 or 64MiB")
+    return int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]

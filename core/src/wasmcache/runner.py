@@ -7,7 +7,9 @@ or store use `add_to_linker` directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from .host import CacheHost
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
 from .plugins import open_backend
+from .policy import UNRESTRICTED, Policy
+from .stats import Stats
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
 
@@ -36,16 +40,56 @@ class GuestOptions:
 
     namespace: str = DEFAULT_NAMESPACE
     limits: Limits = field(default_factory=Limits)
+    policy: Policy = UNRESTRICTED
     args: Sequence[str] = ()
     program_name: str | None = None
+    #: seconds the guest may run before it is stopped (epoch interruption); None = no limit
+    timeout: float | None = None
+    #: most bytes of linear memory the guest may have; None = no limit
+    max_memory: int | None = None
+    #: collects per-call statistics when given
+    stats: Stats | None = None
 
 
 def make_engine() -> Engine:
-    """The engine every guest of this host runs on."""
-    return Engine(Config())
+    """The engine every guest of this host runs on.
+
+    Epoch interruption is always on, so one compiled artefact serves runs with and without
+    --timeout (the compile cache is keyed on these settings: see ENGINE_KEY).
+    """
+    config = Config()
+    config.epoch_interruption = True
+    return Engine(config)
 
 
-ENGINE_KEY = "default"
+ENGINE_KEY = "epoch"
+NO_DEADLINE = 2**62
+
+
+class GuestTimeout(GuestTrap):
+    """The guest ran longer than its --timeout."""
+
+
+@contextmanager
+def _deadline(engine: Engine, store: Store, timeout: float | None) -> Iterator[threading.Event]:
+    """Interrupt the guest after `timeout` seconds; yields an event set when it fired."""
+    fired = threading.Event()
+    if timeout is None:
+        yield fired
+        return
+    store.set_epoch_deadline(1)
+
+    def interrupt() -> None:
+        fired.set()
+        engine.increment_epoch()
+
+    timer = threading.Timer(timeout, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
 
 
 def load_guest(engine: Engine, path: str | os.PathLike[str],
@@ -86,6 +130,12 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _memory_hint(options: GuestOptions) -> str:
+    if options.max_memory is None:
+        return ""
+    return f" (its memory is capped at {options.max_memory / 2**20:g} MiB by --max-memory)"
+
+
 def _run_export(component: Component, engine: Engine) -> str:
     exports = component.type.exports(engine)
     for name in exports:
@@ -117,11 +167,15 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     run_name = _run_export(component, engine)
     store_backend = open_backend(backend) if isinstance(backend, str) else backend
     try:
-        host = CacheHost(store_backend, options.namespace, options.limits)
+        host = CacheHost(store_backend, options.namespace, options.limits, options.policy,
+                         options.stats)
         linker = Linker(engine)
         linker.add_wasip2()
         add_to_linker(linker, host)
         store = Store(engine)
+        store.set_epoch_deadline(NO_DEADLINE)
+        if options.max_memory is not None:
+            store.set_limits(memory_size=options.max_memory)
         wasi = WasiConfig()
         program = options.program_name or Path(os.fspath(wasm)).name
         wasi.argv = [program, *options.args]
@@ -139,18 +193,25 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
                     f"guest imports {name}, which this host does not provide "
                     f"(it provides WASI 0.2 and {CACHE_INTERFACE})"
                 ) from None
-            raise GuestTrap(f"guest failed to start: {_first_line(exc)}") from None
+            raise GuestTrap(f"guest failed to start: {_first_line(exc)}{_memory_hint(options)}"
+                            ) from None
         run_index = instance.get_export_index(store, run_name)
         func_index = instance.get_export_index(store, "run", run_index) if run_index else None
         run = instance.get_func(store, func_index) if func_index else None
         if run is None:
             raise WasmcacheError(f"guest's {run_name} has no `run` function")
-        try:
-            result = run(store)
-        except ExitTrap as exc:
-            return exc.code
-        except (Trap, WasmtimeError) as exc:
-            raise GuestTrap(f"guest trapped: {_first_line(exc)}") from None
+        with _deadline(engine, store, options.timeout) as timed_out:
+            try:
+                result = run(store)
+            except ExitTrap as exc:
+                return exc.code
+            except (Trap, WasmtimeError) as exc:
+                if timed_out.is_set():
+                    raise GuestTimeout(
+                        f"guest stopped: it ran longer than its timeout of {options.timeout:g} s"
+                    ) from None
+                raise GuestTrap(f"guest trapped: {_first_line(exc)}{_memory_hint(options)}"
+                                ) from None
         if isinstance(result, Variant):
             return 0 if result.tag == "ok" else 1
         return 0

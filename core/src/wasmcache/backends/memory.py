@@ -42,6 +42,15 @@ class MemoryBackend:
         with self._lock:
             self._data.pop(storage_key(namespace, key), None)
 
+    def usage(self, namespace: str) -> tuple[int, int]:
+        """(keys, bytes of values) live in `namespace`: lets quotas hold across guests."""
+        prefix = storage_key(namespace, b"")
+        now = time.monotonic()
+        with self._lock:
+            live = [value for skey, (value, deadline) in self._data.items()
+                    if skey.startswith(prefix) and (deadline is None or deadline > now)]
+        return len(live), sum(map(len, live))
+
     def close(self) -> None:
         """Nothing to release: the data stays for other users of the same URL."""
 

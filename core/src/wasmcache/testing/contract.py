@@ -51,6 +51,10 @@ class TrackingBackend:
     def close(self) -> None:
         self.inner.close()
 
+    def __getattr__(self, name: str) -> object:
+        """Optional capabilities (such as ``usage``) pass through when the backend has them."""
+        return getattr(self.inner, name)
+
     def clean(self) -> None:
         for namespace, key in self.written:
             self.inner.delete(namespace, key)
