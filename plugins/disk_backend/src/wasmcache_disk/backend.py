@@ -131,9 +131,14 @@ def open_cache(options: DiskOptions) -> DiskBackend:
         raise WasmcacheError(f"disk backend: cannot open the cache in {str(directory)!r}: "
                              f"{_describe(exc)}") from None
     try:
-        for shard_dir in shard_directories(directory, options.shards)[1:]:
-            check_writable(shard_dir)
+        if options.shards > 1:  # the top directory was probed above
+            for shard_dir in shard_directories(directory, options.shards):
+                check_writable(shard_dir)
         return DiskBackend(cache, options)
+    except AttributeError as exc:  # FanoutCache internals moved: see DiskBackend.__init__
+        cache.close()
+        raise WasmcacheError(f"disk backend: shards={options.shards} does not work with this "
+                             f"diskcache version ({exc}); use shards=1") from None
     except BaseException:
         cache.close()
         raise
