@@ -1,0 +1,1 @@
+"""wasmcache's benchmark suite: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,343 @@
+"""Guest-visible cache speed against the raw Python clients, per installed backend, in one run.
+
+    .venv/bin/python -m bench            # full run (a few minutes on two cores)
+    .venv/bin/python -m bench --smoke    # CI: tiny iteration counts, no timing asserted
+
+Writes bench/results/bench.json, bench/results/bench.md and bench/results/bench.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
+SIZES = {"100 B": 100, "1 MiB": 1024 * 1024}
+OPS = ("get", "set", "delete")
+
+sys.path.insert(0, str(ROOT / "examples"))
+from build import build_guest  # noqa: E402
+
+# ---- raw clients: the same operation without wasmcache ---------------------------------
+
+class Raw:
+    """get/set/delete of one key with a backend's own client; `close` cleans up."""
+
+    def __init__(self, get: Callable, set_: Callable, delete: Callable,
+                 close: Callable[[], None] = lambda: None) -> None:
+        self.get, self.set, self.delete, self.close = get, set_, delete, close
+
+
+def raw_memory(_tmp: Path) -> Raw:
+    data: dict[bytes, bytes] = {}
+    return Raw(data.get, data.__setitem__, lambda k: data.pop(k, None))
+
+
+def raw_disk(tmp: Path) -> Raw:
+    import diskcache
+
+    cache = diskcache.Cache(str(tmp / "raw-disk"))
+    return Raw(cache.get, cache.set, cache.delete, cache.close)
+
+
+def raw_sqlite(tmp: Path) -> Raw:
+    db = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB)")
+
+    def get(k: bytes) -> bytes | None:
+        row = db.execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+        return row[0] if row else None
+
+    return Raw(get, lambda k, v: db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (k, v)),
+               lambda k: db.execute("DELETE FROM kv WHERE k = ?", (k,)), db.close)
+
+
+def raw_postgresql(_tmp: Path) -> Raw:
+    import psycopg
+
+    db = psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True)
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    db.execute(f"CREATE TABLE {table} (k bytea PRIMARY KEY, v bytea)")
+
+    def get(k: bytes) -> bytes | None:
+        row = db.execute(f"SELECT v FROM {table} WHERE k = %s", (k,)).fetchone()
+        return row[0] if row else None
+
+    def close() -> None:
+        db.execute(f"DROP TABLE {table}")
+        db.close()
+
+    return Raw(get, lambda k, v: db.execute(
+        f"INSERT INTO {table} VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+        (k, v)), lambda k: db.execute(f"DELETE FROM {table} WHERE k = %s", (k,)), close)
+
+
+def raw_mariadb(_tmp: Path) -> Raw:
+    import pymysql
+
+    db = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test",
+                         autocommit=True)
+    cur = db.cursor()
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    cur.execute(f"CREATE TABLE {table} (k VARBINARY(300) PRIMARY KEY, v LONGBLOB)")
+
+    def get(k: bytes) -> bytes | None:
+        cur.execute(f"SELECT v FROM {table} WHERE k = %s", (k,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+    def close() -> None:
+        cur.execute(f"DROP TABLE {table}")
+        db.close()
+
+    return Raw(get, lambda k, v: cur.execute(
+        f"REPLACE INTO {table} VALUES (%s, %s)", (k, v)),
+        lambda k: cur.execute(f"DELETE FROM {table} WHERE k = %s", (k,)), close)
+
+
+def raw_redis(_tmp: Path) -> Raw:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=0)
+    prefix = f"bench-raw-{uuid.uuid4().hex[:8]}:".encode()
+
+    def close() -> None:
+        for key in client.scan_iter(prefix + b"*"):
+            client.delete(key)
+        client.close()
+
+    return Raw(lambda k: client.get(prefix + k), lambda k, v: client.set(prefix + k, v),
+               lambda k: client.delete(prefix + k), close)
+
+
+# scheme registered by a plugin -> (label, wasmcache URL factory, raw client factory)
+BACKENDS: list[tuple[str, str, Callable[[Path], str], Callable[[Path], Raw]]] = [
+    ("memory", "memory", lambda t: "memory://bench", raw_memory),
+    ("disk", "disk", lambda t: f"disk://{t / 'disk'}", raw_disk),
+    ("SQLite", "sqlite", lambda t: f"sqlite:///{t / 'guest.db'}", raw_sqlite),
+    ("PostgreSQL", "postgresql", lambda t: "postgresql://postgres@127.0.0.1:5432/test",
+     raw_postgresql),
+    ("MariaDB", "mysql", lambda t: "mysql+pymysql://root@127.0.0.1:3306/test", raw_mariadb),
+    ("Redis", "redis", lambda t: "redis://127.0.0.1:6379/0", raw_redis),
+]
+
+
+def time_raw(raw: Raw, op: str, size: int, iterations: int) -> float:
+    """Seconds per call of `op` with the raw client (same key/value shape as the guest)."""
+    key = f"bench-{op}-{size}".encode()
+    value = bytes(i & 0xFF for i in range(size))
+    if op == "get":
+        raw.set(key, value)
+    call: Callable[[], object] = {
+        "get": lambda: raw.get(key), "set": lambda: raw.set(key, value),
+        "delete": lambda: raw.delete(key)}[op]
+    start = time.perf_counter_ns()
+    for _ in range(iterations):
+        call()
+    return (time.perf_counter_ns() - start) / iterations / 1e9
+
+
+# ---- the guest -------------------------------------------------------------------------
+
+def run_guest(guest: Path, url: str, specs: list[str], env: dict[str, str]
+              ) -> tuple[list[dict], float, int]:
+    """Run the bench guest; its JSON lines, the wall time and the host's peak RSS (KiB)."""
+    command = [WASMCACHE, "run", "--backend", url, "--namespace",
+               f"bench-{uuid.uuid4().hex[:8]}", str(guest), *specs]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **env}, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()  # small outputs: no pipe deadlock
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"guest failed on {url}: {err.strip()[-500:]}")
+    rss = usage.ru_maxrss
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")], wall, rss
+
+
+def peak_rss_kib(guest: Path, url: str, specs: list[str], env: dict[str, str]) -> int:
+    """Peak RSS of one warm `wasmcache run` process (from wait4's resource usage)."""
+    return run_guest(guest, url, specs, env)[2]
+
+
+def startup(guest: Path, tmp: Path, env: dict[str, str], smoke: bool) -> dict[str, float]:
+    """Cold (fresh compile cache) vs warm start, and Python's own start for reference."""
+    cache = tmp / "compile-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**env, "WASMCACHE_COMPILE_CACHE": str(cache)}
+    if smoke:  # a cold compile takes seconds: CI only checks that the warm path runs
+        env["WASMCACHE_COMPILE_CACHE"] = os.environ.get("WASMCACHE_COMPILE_CACHE", "on")
+    _, cold, _ = run_guest(guest, "memory://", ["empty:0:1"], env)
+    warm = min(run_guest(guest, "memory://", ["empty:0:1"], env)[1] for _ in range(3))
+    python = min(_wall([sys.executable, "-c", "pass"]) for _ in range(3))
+    imports = min(_wall([sys.executable, "-c", "import wasmcache.cli"]) for _ in range(3))
+    return {"cold_s": float("nan") if smoke else cold, "warm_s": warm, "python_start_s": python,
+            "python_import_wasmcache_s": imports, "warm_over_python_s": warm - python,
+            "cold_over_warm": float("nan") if smoke else cold / warm}
+
+
+def _wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+# ---- the run ---------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny counts (CI); no timing")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="result directory")
+    args = parser.parse_args(argv)
+    small, large = (3, 2) if args.smoke else (3000, 20)
+    from wasmcache.plugins import get_registry
+
+    schemes = set(get_registry().backends)
+    guest = build_guest("bench_guest")
+    env = {"WASMCACHE_FAST_PATH": os.environ.get("WASMCACHE_FAST_PATH", "1")}
+    results: dict = {"smoke": args.smoke, "backends": {}, "skipped": {}, "fast_path": env}
+    with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for label, scheme, url_of, raw_of in BACKENDS:
+            if scheme not in schemes:
+                results["skipped"][label] = f"no plugin registers {scheme}://"
+                print(f"bench: skipping {label}: no installed plugin registers {scheme}://")
+                continue
+            try:
+                raw = raw_of(tmp)
+            except Exception as exc:  # noqa: BLE001 - a missing server skips, loudly
+                results["skipped"][label] = f"raw client failed: {exc}"
+                print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
+                continue
+            specs = [f"{op}:{size}:{small if size < 1000 else large}"
+                     for size in SIZES.values() for op in OPS]
+            try:
+                lines, _, _ = run_guest(guest, url_of(tmp), ["empty:0:10000", *specs], env)
+                rows = []
+                for line in lines[1:]:
+                    per_call = line["ns"] / line["iterations"] / 1e9
+                    raw_s = time_raw(raw, line["op"], line["size"], line["iterations"])
+                    rows.append({"op": line["op"], "size": line["size"], "guest_s": per_call,
+                                 "raw_s": raw_s, "ratio": raw_s / per_call})
+                results["backends"][label] = {"url": url_of(tmp).split("@")[-1], "rows": rows,
+                                              "empty_loop_s": lines[0]["ns"] / 1e4 / 1e9}
+                print(f"bench: {label} done", flush=True)
+            except Exception as exc:  # noqa: BLE001
+                results["skipped"][label] = f"guest run failed: {exc}"
+                print(f"bench: skipping {label}: {exc}")
+            finally:
+                raw.close()
+        results["floor"] = floor(results)
+        results["startup"] = startup(guest, tmp, env, args.smoke)
+        results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
+            guest, "memory://", [f"get:{1 << 20}:{large}", f"set:{1 << 20}:{large}"], env)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (args.out / "bench.md").write_text(table)
+    print(table)
+    chart(results, args.out / "bench.png")
+    return results
+
+
+def floor(results: dict) -> dict:
+    """The host call floor on memory: a guest delete against the guest's empty loop."""
+    memory = results["backends"].get("memory")
+    if not memory:
+        return {}
+    delete = next(r for r in memory["rows"] if r["op"] == "delete" and r["size"] == 100)
+    from wasmcache import CacheHost
+    from wasmcache.backends.memory import MemoryBackend
+
+    host = CacheHost(MemoryBackend(), "floor")
+    start = time.perf_counter_ns()
+    for _ in range(10000):
+        host.delete("bench-delete-100")
+    host_python = (time.perf_counter_ns() - start) / 1e4 / 1e9
+    return {"empty_loop_s": memory["empty_loop_s"], "guest_delete_s": delete["guest_s"],
+            "host_python_delete_s": host_python,
+            "boundary_s": delete["guest_s"] - host_python - memory["empty_loop_s"]}
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"
+
+
+def markdown(results: dict) -> str:
+    lines = ["| backend | op | size | guest µs/call | raw µs/call | guest/raw throughput | "
+             "guest MB/s |", "|---|---|---|---:|---:|---:|---:|"]
+    for label, data in results["backends"].items():
+        for row in data["rows"]:
+            size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
+            mbps = row["size"] / row["guest_s"] / 1e6 if row["op"] != "delete" else 0
+            lines.append(f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
+                         f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | "
+                         f"{mbps:,.0f} |" if mbps else
+                         f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
+                         f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | |")
+    for label, why in results["skipped"].items():
+        lines.append(f"| {label} | skipped: {why} | | | | | |")
+    f, s = results.get("floor") or {}, results["startup"]
+    lines += ["", "| measure | value |", "|---|---:|"]
+    if f:
+        lines += [f"| guest empty loop, µs/iteration | {_fmt(f['empty_loop_s'])} |",
+                  f"| guest delete on memory, µs/call | {_fmt(f['guest_delete_s'])} |",
+                  f"| CacheHost.delete in plain Python, µs | {_fmt(f['host_python_delete_s'])} |",
+                  f"| boundary (guest bindings + wasmtime + glue), µs | {_fmt(f['boundary_s'])} |"]
+    lines += [f"| cold start (fresh compile cache), s | {s['cold_s']:.2f} |",
+              f"| warm start, s | {s['warm_s']:.3f} |",
+              f"| cold / warm | {s['cold_over_warm']:.0f}× |",
+              f"| Python start (`python -c pass`), s | {s['python_start_s']:.3f} |",
+              f"| `import wasmcache.cli`, s | {s['python_import_wasmcache_s']:.3f} |",
+              f"| warm `wasmcache run` minus Python start, s | {s['warm_over_python_s']:.3f} |",
+              f"| peak RSS of the host (1 MiB get+set run), MiB | "
+              f"{results['peak_rss_kib'] / 1024:.0f} |"]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    """One PNG: guest vs raw throughput (calls/s, log scale) per backend, op and size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, guest, raw = [], [], []
+    for label, data in results["backends"].items():
+        for row in data["rows"]:
+            size = "1M" if row["size"] > 1000 else "100"
+            labels.append(f"{label}\n{row['op']} {size}")
+            guest.append(1 / row["guest_s"])
+            raw.append(1 / row["raw_s"])
+    fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.45), 5))
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], raw, width=0.4, label="raw Python client")
+    ax.bar([x + 0.2 for x in xs], guest, width=0.4, label="guest through wasmcache")
+    ax.set_yscale("log")
+    ax.set_ylabel("calls per second (log)")
+    ax.set_xticks(list(xs), labels, rotation=90, fontsize=7)
+    ax.legend()
+    ax.set_title("wasmcache: guest vs raw client throughput")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The benchmark suite's smoke mode runs end to end (it asserts no timing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_smoke(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert "memory" in results["backends"]
+    for label, data in results["backends"].items():
+        assert {(r["op"], r["size"]) for r in data["rows"]} == {
+            (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}, label
+    assert (tmp_path / "bench.md").read_text().startswith("| backend |")
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
