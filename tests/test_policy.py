@@ -1,6 +1,7 @@
 """Per-guest policy through CacheHost: access modes, key prefixes, quotas, limits.
 
-Runs on memory:// and on a real PostgreSQL (through wasmcache-sql), the same rules on both.
+Runs on memory://, disk://, a real Redis and a real PostgreSQL: the same rules on each, and
+quotas counted by the backend itself (so they hold across hosts).
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ DENIED = CacheError.ACCESS_DENIED
 TABLE = f"wasmcache_policy_{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="module", params=["memory", "postgresql"])
-def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["memory", "disk", "redis", "postgresql"])
+def backend_url(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "memory":
         yield f"memory://{unique_namespace()}"
+        return
+    if request.param == "disk":
+        yield f"disk://{tmp_path_factory.mktemp('policy-disk')}"
+        return
+    if request.param == "redis":  # every test's keys are deleted by TrackingBackend.clean
+        yield f"redis://127.0.0.1:6379/0?prefix=wasmcache-policy-{uuid.uuid4().hex[:8]}:"
         return
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?table={TABLE}"
     yield url
@@ -29,6 +37,7 @@ def backend_url(request: pytest.FixtureRequest) -> Iterator[str]:
     engine = sqlalchemy.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {TABLE}"))
+        conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {TABLE}_schema"))
     engine.dispose()
 
 

@@ -17,6 +17,7 @@ and the guest sees ``internal``, because retrying would not help and the operato
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,8 +102,31 @@ class DiskBackend:
         with self._faults("delete"):
             self._shard(skey).delete(skey, retry=False)
 
+    def usage(self, namespace: str) -> tuple[int, int]:
+        """(live keys, bytes of values) in `namespace`, for quotas that hold across runs.
+
+        A range scan of diskcache's key index over ``namespace:`` .. ``namespace;`` (';' follows
+        ':'), in every shard; small values sit inline (size 0 in diskcache's row), large ones
+        in files (their size in the row).
+        """
+        low = storage_key(namespace, b"")
+        high = low[:-1] + b";"
+        keys = size = 0
+        with self._faults("usage"):
+            for shard in self._shards:
+                row = shard._sql(USAGE_SQL, (low, high, time.time())).fetchone()
+                keys, size = keys + row[0], size + row[1]
+        return keys, size
+
     def close(self) -> None:
         self.cache.close()
+
+
+USAGE_SQL = (
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN filename IS NULL THEN length(value) ELSE size END),"
+    " 0) FROM Cache WHERE raw = 1 AND key >= ? AND key < ?"
+    " AND (expire_time IS NULL OR expire_time > ?)"
+)
 
 
 def _describe(exc: BaseException) -> str:

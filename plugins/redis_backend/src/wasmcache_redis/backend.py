@@ -23,7 +23,7 @@ from redis.utils import HIREDIS_AVAILABLE
 from wasmcache import WasmcacheError
 
 from .errors import unavailable_on_outage
-from .keys import redis_key
+from .keys import namespace_pattern, redis_key
 from .options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisOptions, parse_options
 
 log = logging.getLogger("wasmcache.redis")
@@ -76,6 +76,24 @@ class RedisBackend:
         with unavailable_on_outage():
             self._redis().delete(self._key(namespace, key))
 
+    def usage(self, namespace: str) -> tuple[int, int]:
+        """(live keys, bytes of values) in `namespace`, for quotas that hold across hosts.
+
+        SCAN over the namespace's keys (expired keys are never returned) and STRLEN in one
+        pipeline; O(keys in the namespace), paid only by guests that have a quota.
+        """
+        pattern = namespace_pattern(namespace, self.options.prefix, self.options.hash_tag)
+        with unavailable_on_outage():
+            client = self._redis()
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if not keys:
+                return 0, 0
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.strlen(key)
+            sizes = pipe.execute()
+        return len(keys), sum(sizes)
+
     def close(self) -> None:
         """Close the client and its pool(s); a `Redis` given a pool leaves that pool open."""
         with self._lock:
@@ -127,8 +145,8 @@ def _server_pool(options: RedisOptions) -> redis.ConnectionPool:
     except TypeError as exc:
         found = re.search(r"argument '([^']+)'", str(exc))
         name = found.group(1) if found else str(exc)
-        raise WasmcacheError(f"unknown Redis URL option {name!r}: see `wasmcache_redis` "
-                             "docs for the options") from None
+        raise WasmcacheError(f"unknown Redis URL option {name!r}: the wasmcache-redis "
+                             "README lists the options") from None
     return pool
 
 

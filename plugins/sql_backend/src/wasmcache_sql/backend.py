@@ -62,6 +62,15 @@ class SqlBackend:
     def close(self) -> None:
         self.engine.dispose()
 
+    # --- optional capabilities ------------------------------------------------------------
+    def usage(self, namespace: str) -> tuple[int, int]:
+        """(live keys, bytes of values) in `namespace`, counted by the database itself, so
+        quotas hold across runs and hosts; a range scan of the primary key's namespace prefix."""
+        self.ensure_ready()
+        with translated(), self.engine.connect() as conn:
+            keys, size = conn.execute(self._sql.usage, {"p_ns": namespace}).one()
+        return int(keys), int(size)
+
     # --- housekeeping -----------------------------------------------------------------------
     def ensure_ready(self) -> None:
         """Create or migrate the tables once; raises `BackendUnavailable` while unreachable."""

@@ -1,4 +1,4 @@
-"""The four statements a backend runs, built once per table and dialect (SQLAlchemy caches them).
+"""The statements a backend runs, built once per table and dialect (SQLAlchemy caches them).
 
 Time comes from the database server (`now_ms`), so every host sharing one database agrees on
 what has expired, whatever its own clock says. Every value and key is a bound parameter.
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     literal_column,
     or_,
     select,
@@ -45,6 +46,7 @@ class Statements:
     (int milliseconds, or None for no expiry)."""
 
     get: Select[tuple[bytes]]
+    usage: Select[tuple[int, int]]
     upsert: Insert
     delete: Delete
     purge: Delete
@@ -55,9 +57,13 @@ def build(table: Table, family: str, purge_batch: int) -> Statements:
     c = table.c
     now = now_ms(family)
     where_key = (c.namespace == bindparam("p_ns"), c.key == bindparam("p_key"))
-    get = select(c.value).where(*where_key, or_(c.expires_at.is_(None), c.expires_at > now))
+    live = or_(c.expires_at.is_(None), c.expires_at > now)
+    get = select(c.value).where(*where_key, live)
+    usage = select(func.count(), func.coalesce(func.sum(func.length(c.value)), 0)).where(
+        c.namespace == bindparam("p_ns"), live)
     return Statements(
         get=get,
+        usage=usage,
         upsert=_upsert(table, family, now),
         delete=delete(table).where(*where_key),
         purge=_purge(table, family, now, purge_batch),
