@@ -49,12 +49,14 @@ def free_port(bus: bool = False) -> int:
 class RedisProcess:
     """One redis-server child process that a test can stop, restart, pause and resume."""
 
-    def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(self, directory: Path, *extra: str, port: int | None = None,
+                 client: dict[str, object] | None = None) -> None:
         if REDIS_SERVER is None:
             pytest.skip("redis-server is not installed")
         self.port = port or free_port()
         self.directory = directory
         self.extra = extra
+        self.client = client or {}  # extra redis.Redis arguments to reach it (TLS)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisProcess:
@@ -68,12 +70,15 @@ class RedisProcess:
         deadline = time.monotonic() + 15
         while True:
             try:
-                with redis.Redis(port=self.port, socket_timeout=1, **self.client_auth()) as r:
+                with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1,
+                                 **self.client_auth(), **self.client) as r:  # type: ignore
                     if r.ping():
                         return self
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                    self.stop()  # never leave a half-started server behind
+                    raise RuntimeError(f"redis-server on port {self.port} did not start; see "
+                                       f"{self.directory}/redis-{self.port}.log") from None
                 time.sleep(0.05)
 
     def client_auth(self) -> dict[str, str]:

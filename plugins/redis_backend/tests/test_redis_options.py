@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -205,6 +207,46 @@ def test_refused_port_is_unavailable() -> None:
         assert CacheHost(backend, "app").get("k") == "unavailable"
     finally:
         backend.close()
+
+
+def test_rediss_tls_with_a_private_ca(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """rediss:// against a TLS-only redis-server, verifying its certificate (IP SAN)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory = tmp_path_factory.mktemp("redis-tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    server = RedisProcess(directory, "--port", "0", "--tls-port", str(port),
+                          "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                          "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+                          "--appendonly", "no", port=port,
+                          client={"ssl": True, "ssl_ca_certs": str(cert)})
+    server.start()
+    try:
+        url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={quote(str(cert), safe='')}"
+        backend = open_backend(url)
+        try:
+            backend.set("app", b"k", b"over tls", 60)
+            assert backend.get("app", b"k") == b"over tls"
+        finally:
+            backend.close()
+        unverified = open_backend(f"rediss://127.0.0.1:{port}/0")
+        try:  # a certificate that fails verification is a configuration fault: `internal`
+            assert CacheHost(unverified, "app").get("k") == "internal"
+        finally:
+            unverified.close()
+        plain = open_backend(f"redis://127.0.0.1:{port}/0")
+        try:  # a plain client on a TLS port is dropped: an outage, not a crash
+            with pytest.raises(BackendUnavailable):
+                plain.get("app", b"k")
+        finally:
+            plain.close()
+    finally:
+        server.stop()
 
 
 # --- cluster: the hash tag at work ------------------------------------------------------------

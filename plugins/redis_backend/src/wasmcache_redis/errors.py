@@ -2,14 +2,16 @@
 
 Everything that says the server is refused, timed out, dropped, still loading its data, out of
 pool connections, or a cluster that is down, resharding or failing over becomes
-`wasmcache.BackendUnavailable`. A wrong password or missing ACL permission is a configuration
-fault, not an outage: it propagates like any other error and the guest sees `internal`.
+`wasmcache.BackendUnavailable`. A wrong password, a missing ACL permission or a TLS certificate
+that fails verification is a configuration fault, not an outage: it propagates like any other
+error and the guest sees `internal`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from ssl import SSLCertVerificationError
 
 from redis import exceptions as rex
 from wasmcache import BackendUnavailable
@@ -37,11 +39,23 @@ CLUSTER_UNREACHABLE = "cannot be connected"
 
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` means the store cannot be reached now (so `unavailable`, not `internal`)."""
-    if isinstance(exc, NOT_OUTAGES):
+    if isinstance(exc, NOT_OUTAGES) or _caused_by(exc, SSLCertVerificationError):
         return False
     if isinstance(exc, OUTAGES):
         return True
     return isinstance(exc, rex.RedisClusterException) and CLUSTER_UNREACHABLE in str(exc)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """True when `kind` is in the chain redis-py raised `exc` from (it wraps socket errors)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @contextmanager
