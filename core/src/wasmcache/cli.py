@@ -100,7 +100,7 @@ def run(backend: str | None, namespace: str | None, guest_name: str | None,
         guest: str, args: tuple[str, ...]) -> None:
     """Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv.
 
-    Exit status: the guest's own (0 ok, 1 when run returns err, N on exit(N));
+    Exit status: the guest's own (0 ok, 1 when run returns err or exits with err);
     2 for a bad flag, config, guest file or backend; 3 when the guest traps or is stopped.
     """
     collector = Stats() if stats else None
