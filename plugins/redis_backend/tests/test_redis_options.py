@@ -249,6 +249,18 @@ def test_rediss_tls_with_a_private_ca(tmp_path_factory: pytest.TempPathFactory) 
         server.stop()
 
 
+def test_cluster_url_errors() -> None:
+    """No node reachable: `unavailable`; a node that is not in cluster mode: `internal`."""
+    down = open_backend(f"redis+cluster://127.0.0.1:{free_port()}")
+    not_cluster = open_backend("redis+cluster://127.0.0.1:6379")
+    try:
+        assert CacheHost(down, "app").get("k") == "unavailable"
+        assert CacheHost(not_cluster, "app").get("k") == "internal"
+    finally:
+        down.close()
+        not_cluster.close()
+
+
 # --- cluster: the hash tag at work ------------------------------------------------------------
 def test_cluster_namespace_is_one_slot_so_multi_key_work_succeeds(redis_cluster: list[int],
                                                                   test_prefix: str) -> None:

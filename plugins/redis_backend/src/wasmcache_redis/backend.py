@@ -95,9 +95,15 @@ class RedisBackend:
         return len(keys), sum(sizes)
 
     def close(self) -> None:
-        """Close the client and its pool(s); a `Redis` given a pool leaves that pool open."""
+        """Close the client and its pool(s); a `Redis` given a pool leaves that pool open.
+
+        A cluster client is dropped (a later call would build a new one); a server client is
+        kept, its pool simply reconnects if it is ever used again.
+        """
         with self._lock:
-            client, self._client = self._client, None
+            client = self._client
+            if self.options.cluster:
+                self._client = None
         if client is not None:
             client.close()
         if self._pool is not None:

@@ -33,8 +33,10 @@ OUTAGES: tuple[type[BaseException], ...] = (
     OSError,  # a socket or TLS error redis-py did not wrap
 )
 
-#: RedisClusterException is also raised for usage errors, so only this message means "down".
+#: RedisClusterException is also raised for usage errors, so only this message means "down"
+#: (unless the node answered that it is no cluster node: a wrong URL, not an outage).
 CLUSTER_UNREACHABLE = "cannot be connected"
+NOT_A_CLUSTER = "cluster mode is not enabled"
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -43,7 +45,9 @@ def is_outage(exc: BaseException) -> bool:
         return False
     if isinstance(exc, OUTAGES):
         return True
-    return isinstance(exc, rex.RedisClusterException) and CLUSTER_UNREACHABLE in str(exc)
+    message = str(exc).lower()
+    return (isinstance(exc, rex.RedisClusterException) and CLUSTER_UNREACHABLE in message
+            and NOT_A_CLUSTER not in message)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
