@@ -273,6 +273,7 @@ def test_cluster_namespace_is_one_slot_so_multi_key_work_succeeds(redis_cluster:
             backend.set(namespace, key, key.upper(), None)
         client = backend._redis()
         stored = [redis_key(namespace, key, test_prefix.encode()) for key in keys]
+        assert backend.usage(namespace) == (20, sum(len(key) for key in keys))
         assert client.mget(stored) == [key.upper() for key in keys]  # one slot: no CROSSSLOT
         with client.pipeline(transaction=True) as pipe:  # MULTI/EXEC needs one slot too
             pipe.get(stored[0]).get(stored[-1])
@@ -297,6 +298,7 @@ def test_cluster_hash_tag_none_spreads_a_namespace(redis_cluster: list[int],
         assert len({key_slot(key) for key in stored}) > 1
         assert len({client.get_node_from_key(key).name for key in stored}) > 1
         assert all(backend.get(namespace, key) == key for key in keys)
+        assert backend.usage(namespace) == (20, sum(len(key) for key in keys))
     finally:
         for key in keys:
             backend.delete(namespace, key)
