@@ -1,10 +1,10 @@
 """The backend contract suite on the built-in memory:// backend."""
 
 import pytest
-from wasmcache.testing import BackendContractTests, unique_namespace
+from wasmcache.testing import BackendContractTests, BackendHardeningTests, unique_namespace
 
 
-class TestMemoryContract(BackendContractTests):
+class TestMemoryContract(BackendContractTests, BackendHardeningTests):
     @pytest.fixture
     def backend_url(self) -> str:
         return f"memory://{unique_namespace()}"

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from wasmcache.testing.contract import BackendContractTests
+from wasmcache.testing import BackendContractTests, BackendHardeningTests
 
 
-class TestSqliteContract(BackendContractTests):
+class TestSqliteContract(BackendContractTests, BackendHardeningTests):
     @pytest.fixture
     def backend_url(self, sqlite_url: str) -> str:
         return sqlite_url
 
 
-class TestPostgresqlContract(BackendContractTests):
+class TestPostgresqlContract(BackendContractTests, BackendHardeningTests):
     @pytest.fixture
     def backend_url(self, pg_url: str) -> str:
         return pg_url
 
 
-class TestMariadbContract(BackendContractTests):
+class TestMariadbContract(BackendContractTests, BackendHardeningTests):
     @pytest.fixture
     def backend_url(self, mysql_url: str) -> str:
         return mysql_url

@@ -19,3 +19,13 @@ def wasmcache_namespace() -> str:
 def wasmcache_memory_url() -> Iterator[str]:
     """A fresh ``memory://`` store for one test."""
     yield f"memory://{unique_namespace()}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The hardening suite's figures (examples, steps, operations), one line per test."""
+    from .hardening import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("wasmcache hardening figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
