@@ -27,3 +27,6 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) examples/build .wasmcache
+
+bench: setup
+	$(BIN)/python -m bench

@@ -100,8 +100,6 @@ def test_a_broken_plugin_is_named_with_its_error_and_the_rest_is_listed(
     assert "broken-example" not in schemes.values()
 
 
-@pytest.mark.xfail(strict=True, reason="core: `wasmcache backends` prints a load failure twice "
-                   "(the log warning of plugins.build_registry and its own line)")
 def test_wasmcache_backends_reports_a_broken_plugin_once(run_cli: RunCli, tmp_path: Path) -> None:
     site = install_plugin(tmp_path / "site", "broken-example", "broken",
                           "wasmcache_broken_example", BROKEN["import-error"][0])

@@ -187,9 +187,7 @@ def backends() -> None:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
         click.echo("  ".join([*cells, row[3]]).rstrip())
-    for failure in registry.failures:
-        click.echo(f"plugin {failure.plugin!r} ({failure.distribution}) failed to load: "
-                   f"{failure.error}", err=True)
+    # a plugin that failed to import was already reported once, by name, when it was loaded
     for conflict in registry.conflicts:
         click.echo(f"warning: {conflict}", err=True)
 

@@ -18,8 +18,22 @@ same fixture: ``class TestMyBackend(BackendContractTests, BackendHardeningTests)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .contract import BackendContractTests, TrackingBackend, unique_namespace
-from .hardening import BackendHardeningTests
+
+if TYPE_CHECKING:
+    from .hardening import BackendHardeningTests
+
+
+def __getattr__(name: str) -> Any:
+    """Import the hardening suite (and hypothesis) only when it is asked for, so the pytest11
+    plugin loads in an environment without hypothesis."""
+    if name == "BackendHardeningTests":
+        from .hardening import BackendHardeningTests
+
+        return BackendHardeningTests
+    raise AttributeError(name)
 
 __all__ = ["BackendContractTests", "BackendHardeningTests", "TrackingBackend",
            "unique_namespace"]

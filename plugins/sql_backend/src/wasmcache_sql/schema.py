@@ -15,6 +15,7 @@ creates both if missing, then compares versions:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -80,15 +81,18 @@ def ensure_schema(engine: Engine, entries: Table, version_table: Table) -> None:
     """Create the tables if missing and bring them to `SCHEMA_VERSION`.
 
     Safe when several processes start at once: a CREATE or INSERT that loses the race fails,
-    and the second attempt finds what the winner made.
+    and a later attempt finds what the winner made. The race has several steps (version table,
+    entries table, version row), so a loser may lose more than once: a few short retries.
     """
-    for attempt in (1, 2):
+    attempts = 5
+    for attempt in range(1, attempts + 1):
         try:
             _ensure_once(engine, entries, version_table)
             return
         except DBAPIError:
-            if attempt == 2:
+            if attempt == attempts:
                 raise
+            time.sleep(0.05 * attempt)
 
 
 def _ensure_once(engine: Engine, entries: Table, version_table: Table) -> None:
