@@ -145,8 +145,11 @@ def _lines(stream: object) -> queue.Queue[tuple[float, str | None]]:
     lines: queue.Queue[tuple[float, str | None]] = queue.Queue()
 
     def pump() -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            lines.put((time.monotonic(), line.rstrip("\n")))
+        try:
+            for line in stream:  # type: ignore[attr-defined]
+                lines.put((time.monotonic(), line.rstrip("\n")))
+        except ValueError:  # communicate() closed the pipe: the guest has ended
+            pass
         lines.put((time.monotonic(), None))
 
     threading.Thread(target=pump, daemon=True).start()
