@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -61,6 +62,17 @@ class TrackingBackend:
         self.written.clear()
 
 
+@contextmanager
+def tracked_backend(url: str) -> Iterator[TrackingBackend]:
+    """Open `url` for one test; afterwards delete what the test wrote and close it."""
+    tracked = TrackingBackend(open_backend(url))
+    try:
+        yield tracked
+    finally:
+        tracked.clean()
+        tracked.close()
+
+
 class BackendContractTests:
     """The contract, identical on every backend. Provide a ``backend_url`` fixture."""
 
@@ -73,12 +85,8 @@ class BackendContractTests:
 
     @pytest.fixture
     def backend(self, backend_url: str) -> Iterator[TrackingBackend]:
-        tracked = TrackingBackend(open_backend(backend_url))
-        try:
-            yield tracked
-        finally:
-            tracked.clean()
-            tracked.close()
+        with tracked_backend(backend_url) as backend:
+            yield backend
 
     @pytest.fixture
     def cache(self, backend: TrackingBackend) -> CacheHost:

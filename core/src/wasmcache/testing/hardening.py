@@ -39,6 +39,7 @@ from ..host import CacheHost
 from ..limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 from ..plugins import open_backend
 from .contract import TrackingBackend, unique_namespace
+from .contract import tracked_backend as open_tracked
 from .hammer import check_value
 
 NOT_FOUND = CacheError.NOT_FOUND
@@ -273,12 +274,8 @@ class BackendHardeningTests:
 
     @pytest.fixture
     def tracked_backend(self, backend_url: str) -> Iterator[TrackingBackend]:
-        tracked = TrackingBackend(open_backend(backend_url))
-        try:
-            yield tracked
-        finally:
-            tracked.clean()
-            tracked.close()
+        with open_tracked(backend_url) as backend:
+            yield backend
 
     # --- model-based ----------------------------------------------------------------------
     def test_model_based_set_get_delete(self, tracked_backend: TrackingBackend,
