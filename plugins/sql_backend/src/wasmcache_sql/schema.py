@@ -37,6 +37,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import DBAPIError
 from wasmcache import WasmcacheError
 
+from .errors import is_unavailable
+
 SCHEMA_VERSION = 1
 
 #: MIGRATIONS[n] upgrades a database at version n to n + 1 (none yet: version 1 is the first).
@@ -89,8 +91,8 @@ def ensure_schema(engine: Engine, entries: Table, version_table: Table) -> None:
         try:
             _ensure_once(engine, entries, version_table)
             return
-        except DBAPIError:
-            if attempt == attempts:
+        except DBAPIError as exc:
+            if attempt == attempts or is_unavailable(exc):  # a down server is not a race
                 raise
             time.sleep(0.05 * attempt)
 
