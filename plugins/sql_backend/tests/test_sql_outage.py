@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from wasmcache import CacheError, CacheHost, open_backend
 from wasmcache.testing.contract import unique_namespace
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: the newest installed PostgreSQL's server binaries (Debian keeps them per major version)
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"),
+             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 CONNECT_TIMEOUT = 2
 MARGIN = 8  # seconds on top of the configured timeout, for a loaded machine
 
