@@ -55,7 +55,9 @@ def make_engine() -> Engine:
     """The engine every guest of this host runs on.
 
     Epoch interruption is always on, so one compiled artefact serves runs with and without
-    --timeout (the compile cache is keyed on these settings: see ENGINE_KEY).
+    --timeout (the compile cache is keyed on these settings: see ENGINE_KEY). An embedder that
+    makes its own Store on this engine must give it a deadline first
+    (``store.set_epoch_deadline(NO_DEADLINE)``), or the guest traps with "interrupt" at once.
     """
     config = Config()
     config.epoch_interruption = True
