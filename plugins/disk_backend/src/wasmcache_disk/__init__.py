@@ -11,14 +11,35 @@ query options ``size_limit``, ``eviction_policy``, ``cull_limit``, ``shards`` an
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from wasmcache import BackendSpec, hookimpl
 
-from .backend import DiskBackend, open_disk
-from .options import DiskOptions, parse_url
+if TYPE_CHECKING:
+    from .backend import DiskBackend
+    from .options import DiskOptions, parse_url
 
 __all__ = ["DiskBackend", "DiskOptions", "open_disk", "parse_url",
            "wasmcache_register_backends"]
+
+# Registration must stay cheap (every `wasmcache` command loads every plugin): diskcache and
+# the backend are imported by the opener, and the re-exports on first use (PEP 562).
+_LAZY = {"DiskBackend": ".backend", "DiskOptions": ".options", "parse_url": ".options"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_disk(url: str) -> DiskBackend:
+    """The `BackendSpec.open` of ``disk://``: parse the URL and open the directory."""
+    from .backend import open_disk as open_
+
+    return open_(url)
 
 
 @hookimpl

@@ -8,15 +8,35 @@ described in `wasmcache_redis.options`; the key layout in `wasmcache_redis.keys`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from wasmcache import BackendSpec, hookimpl
 
-from .backend import RedisBackend, open_redis
 from .keys import namespace_pattern, redis_key
 from .options import CLUSTER_SCHEMES, SERVER_SCHEMES, RedisOptions, parse_options
 
+if TYPE_CHECKING:
+    from .backend import RedisBackend
+
 __all__ = ["RedisBackend", "RedisOptions", "namespace_pattern", "open_redis", "parse_options",
            "redis_key"]
+
+
+# Registration must stay cheap (every `wasmcache` command loads every plugin): redis-py is
+# imported by the opener, and `RedisBackend` on first use (PEP 562).
+def __getattr__(name: str) -> Any:
+    if name == "RedisBackend":
+        from .backend import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_redis(url: str) -> RedisBackend:
+    """The opener registered for every scheme; raises `WasmcacheError` for a bad URL."""
+    from .backend import open_redis as open_
+
+    return open_(url)
 
 
 @hookimpl

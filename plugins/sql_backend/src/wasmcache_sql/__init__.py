@@ -11,18 +11,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from wasmcache import BackendSpec, BackendUnavailable, WasmcacheError, hookimpl
 from wasmcache.plugins import mask_url
 
-from .backend import SqlBackend
-from .engine import make_engine
-from .options import SCHEMES, parse_url
-from .schema import SCHEMA_VERSION
+from .options import SCHEMES
+
+if TYPE_CHECKING:
+    from .backend import SqlBackend
+    from .schema import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SqlBackend", "open_sql"]
 
 log = logging.getLogger("wasmcache_sql")
+
+# Registration must stay cheap (every `wasmcache` command loads every plugin): SQLAlchemy is
+# imported by the opener, and the re-exports on first use (PEP 562).
+_LAZY = {"SqlBackend": ".backend", "SCHEMA_VERSION": ".schema"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_sql(url: str) -> SqlBackend:
@@ -32,6 +46,10 @@ def open_sql(url: str) -> SqlBackend:
     unknown database, a newer schema) is a one-line `WasmcacheError` now; a server that is
     down only logs a warning, so the host starts and guests get ``unavailable`` until it is up.
     """
+    from .backend import SqlBackend
+    from .engine import make_engine
+    from .options import parse_url
+
     sa_url, options = parse_url(url)
     backend = SqlBackend(make_engine(sa_url, options), options)
     try:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 from wasmcache import WasmcacheError
 from wasmcache.plugins import mask_url
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by parse_url: registering SCHEMES stays cheap
+    from sqlalchemy.engine import URL
 
 #: The dialect families this plugin serves and the URL schemes registered for each.
 SCHEMES: dict[str, tuple[str, ...]] = {
@@ -69,6 +71,9 @@ def parse_url(url: str) -> tuple[URL, SqlOptions]:
 
     Raises `WasmcacheError` with one line naming the bad option or URL part.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         sa_url = make_url(url)
     except ArgumentError as exc:
