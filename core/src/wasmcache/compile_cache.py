@@ -12,6 +12,7 @@ import importlib.metadata
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -38,19 +39,24 @@ def _artefact_path(directory: Path, wasm: bytes, engine_key: str) -> Path:
 
 
 def load_component(engine: Engine, wasm: bytes, engine_key: str,
-                   directory: Path | None) -> Component:
+                   directory: Path | None,
+                   prepare: Callable[[bytes], bytes] | None = None) -> Component:
     """Compile `wasm`, or load its cached compilation; `engine_key` names the engine settings.
 
-    Raises `WasmtimeError` when `wasm` is not a valid component.
+    `prepare` (e.g. the fast path's wrapper) transforms `wasm` before it is compiled; the cache
+    is keyed on the unprepared bytes, so a warm start skips it, and `engine_key` must then also
+    name what `prepare` does. Raises `WasmtimeError` when `wasm` is not a valid component.
     """
     if directory is None:
-        return Component(engine, wasm)
+        return Component(engine, prepare(wasm) if prepare else wasm)
     path = _artefact_path(directory, wasm, engine_key)
     if path.exists():
         try:
             return Component.deserialize_file(engine, str(path))
         except WasmtimeError:
             path.unlink(missing_ok=True)  # stale or damaged: compile again below
+    if prepare is not None:
+        wasm = prepare(wasm)
     if sys.stderr.isatty():
         print(f"wasmcache: compiling {len(wasm) / 1e6:.1f} MB component (cached for next time)...",
               file=sys.stderr, flush=True)

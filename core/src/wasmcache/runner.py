@@ -19,7 +19,8 @@ from wasmtime.component import Component, Linker, Variant
 from . import compile_cache
 from .backend import Backend
 from .errors import WasmcacheError
-from .fastpath import prepare_component
+from .fastpath import ADAPTER_VERSION, prepare_component
+from .fastpath import enabled as fast_path_enabled
 from .host import CacheHost
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
@@ -108,11 +109,14 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
             f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
             "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
         )
-    wasm = prepare_component(wasm)  # payload adapter; the compile cache keys on the result
     directory = compile_cache.cache_dir() if cache == "env" else cache
+    # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
+    # rewrite); the key names whether it is on and its version.
+    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}" if fast_path_enabled() else ENGINE_KEY
     try:
-        return compile_cache.load_component(engine, wasm, ENGINE_KEY,
-                                            Path(directory) if directory else None)
+        return compile_cache.load_component(engine, wasm, key,
+                                            Path(directory) if directory else None,
+                                            prepare=prepare_component)
     except WasmtimeError as exc:
         raise WasmcacheError(
             f"{os.fspath(path)}: not a valid component: {_first_line(exc)}"
