@@ -5,6 +5,10 @@
 The build (about 10 s, 18 MB) lands in the user cache directory keyed by the guest's source,
 the WIT files and the componentize-py version, and is linked to examples/build/NAME.wasm
 (ignored by git). Tests call `build_guest` the same way.
+
+A guest folder with a package.json (examples/hello_cache_js) is JavaScript: `build_js_guest`
+installs its package-lock.json once with `npm ci` into the same cache directory (keyed by the
+lock file), then builds with `jco componentize`, cached the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -25,31 +30,46 @@ WIT = EXAMPLES.parent / "wit"
 OUTPUT = EXAMPLES / "build"
 
 
-def _inputs_digest(source: Path, world: str) -> str:
+def _inputs_digest(source: Path, world: str, tool: str = "",
+                   suffixes: tuple[str, ...] = (".py", ".wit")) -> str:
     digest = hashlib.sha256()
-    digest.update(importlib.metadata.version("componentize-py").encode())
+    digest.update((tool or importlib.metadata.version("componentize-py")).encode())
     digest.update(world.encode())
     for root in (source, WIT.resolve()):
         for path in sorted(root.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".wit"):
+            if (path.is_file() and path.suffix in suffixes
+                    and "node_modules" not in path.relative_to(root).parts):
                 digest.update(str(path.relative_to(root)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("WASMCACHE_GUEST_CACHE")
+                or platformdirs.user_cache_dir("wasmcache-dev"))
+
+
 def build_guest(name: str, world: str = "command") -> Path:
     """Return the path of examples/build/NAME.wasm, building it only when its inputs changed."""
     source = EXAMPLES / name
-    cache = Path(os.environ.get("WASMCACHE_GUEST_CACHE")
-                 or platformdirs.user_cache_dir("wasmcache-dev")) / "guests"
-    cached = cache / f"{name}-{_inputs_digest(source, world)}.wasm"
+
+    def componentize(out: Path, tmp: Path) -> None:
+        command = [str(Path(sys.executable).with_name("componentize-py")), "-d", str(WIT),
+                   "-w", world, "componentize", "-p", str(source), "app", "-o", str(out)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=tmp)
+
+    return _cached_build(name, _inputs_digest(source, world), componentize)
+
+
+def _cached_build(name: str, digest: str, build: Callable[[Path, Path], None]) -> Path:
+    """Link examples/build/NAME.wasm to the cached build for `digest`; build(out, tmp) on a miss."""
+    cache = _cache_dir() / "guests"
+    cached = cache / f"{name}-{digest}.wasm"
     if not cached.exists():
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "guest.wasm"
-            command = [str(Path(sys.executable).with_name("componentize-py")), "-d", str(WIT),
-                       "-w", world, "componentize", "-p", str(source), "app", "-o", str(out)]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=tmp)
+            build(out, Path(tmp))
             shutil.move(out, cached.with_suffix(".tmp"))
             os.replace(cached.with_suffix(".tmp"), cached)
     OUTPUT.mkdir(exist_ok=True)
@@ -62,7 +82,62 @@ def build_guest(name: str, world: str = "command") -> Path:
     return target
 
 
+def _node_tool(*args: str, cwd: Path) -> str:
+    """Run npm, node or jco quietly; their output goes into the error when they fail."""
+    tool = shutil.which(args[0])
+    if tool is None:
+        raise RuntimeError(f"{args[0]} is not installed: JavaScript guests need Node.js 20+ "
+                           "and npm (Debian: apt-get install -y nodejs npm)")
+    done = subprocess.run([tool, *args[1:]], cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed in {cwd}:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def _node_modules(source: Path) -> Path:
+    """node_modules for source's package-lock.json: `npm ci` once per lock file, in the cache."""
+    manifests = [source / "package.json", source / "package-lock.json"]
+    key = hashlib.sha256(b"".join(path.read_bytes() for path in manifests)).hexdigest()[:20]
+    installed = _cache_dir() / "node" / key
+    if not (installed / "node_modules" / ".bin" / "jco").exists():
+        staging = installed.with_name(f"{key}.tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for path in manifests:
+            shutil.copy2(path, staging / path.name)
+        _node_tool("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", cwd=staging)
+        shutil.rmtree(installed, ignore_errors=True)  # a half-finished earlier install
+        try:
+            os.replace(staging, installed)
+        except OSError:  # another build installed the same lock file meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return installed / "node_modules"
+
+
+def build_js_guest(name: str, world: str = "command") -> Path:
+    """examples/build/NAME.wasm from examples/NAME/app.js with `jco componentize`, cached."""
+    source = EXAMPLES / name
+    jco = _node_modules(source) / ".bin" / "jco"
+    node = _node_tool("node", "--version", cwd=source).strip()
+    digest = _inputs_digest(source, world, f"node {node}", (".js", ".json", ".wit"))
+
+    def componentize(out: Path, tmp: Path) -> None:
+        # --bundle: app.js imports ./printable.js, and without bundling ComponentizeJS sees
+        # only the entry file. The host serves WASI 0.2 but not wasi:http, so that goes.
+        _node_tool(str(jco), "componentize", "app.js", "--bundle", "--wit", str(WIT.resolve()),
+             "--world-name", world, "--disable", "http", "fetch-event", "-o", str(out),
+             cwd=source)
+
+    return _cached_build(name, digest, componentize)
+
+
+def build_any(name: str) -> Path:
+    """build_js_guest for a folder with a package.json, else build_guest."""
+    js = (EXAMPLES / name / "package.json").exists()
+    return build_js_guest(name) if js else build_guest(name)
+
+
 if __name__ == "__main__":
     for guest in sys.argv[1:] or ["hello_cache"]:
-        print(build_guest(guest).relative_to(Path.cwd(), walk_up=True)
-              if sys.version_info >= (3, 12) else build_guest(guest))
+        print(build_any(guest).relative_to(Path.cwd(), walk_up=True)
+              if sys.version_info >= (3, 12) else build_any(guest))
