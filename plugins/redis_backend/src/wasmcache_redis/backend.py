@@ -22,7 +22,7 @@ from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 from wasmcache import WasmcacheError
 
-from .errors import unavailable_on_outage
+from .errors import raise_if_outage, unavailable_on_outage
 from .keys import namespace_pattern, redis_key
 from .options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisOptions, parse_options
 
@@ -40,6 +40,7 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._pool: redis.ConnectionPool | None = None
         self._client: Any = None  # redis.Redis, or RedisCluster once the first call built it
+        self._heads: dict[str, bytes] = {}  # namespace -> its keys' leading bytes (see _key)
         if options.cluster:
             _check_cluster_url(options.redis_url)
         else:
@@ -47,7 +48,15 @@ class RedisBackend:
             self._client = redis.Redis(connection_pool=self._pool)
 
     def _key(self, namespace: str, key: bytes) -> bytes:
-        return redis_key(namespace, key, self.options.prefix, self.options.hash_tag)
+        """`redis_key`, with each namespace's head (``PREFIX{NS}:``) built once: per call it is
+        one concatenation (storage_key is a plain concatenation, so this is the same bytes)."""
+        head = self._heads.get(namespace)
+        if head is None:
+            if len(self._heads) >= 1024:  # a host serves few namespaces; stay bounded anyway
+                self._heads.clear()
+            head = redis_key(namespace, b"", self.options.prefix, self.options.hash_tag)
+            self._heads[namespace] = head
+        return head + key
 
     def _redis(self) -> Any:
         """The client; a cluster client is built on first use, since building it connects."""
@@ -59,22 +68,33 @@ class RedisBackend:
                 self._client = _cluster_client(self.options)
             return self._client
 
+    # The three hot calls catch errors inline (`raise_if_outage`) rather than through the
+    # `unavailable_on_outage` context manager, which costs a generator per call.
     def get(self, namespace: str, key: bytes) -> bytes | None:
-        with unavailable_on_outage():
-            value = self._redis().get(self._key(namespace, key))
+        try:
+            value = (self._client or self._redis()).get(self._key(namespace, key))
+        except Exception as exc:
+            raise_if_outage(exc)
+            raise
         return None if value is None else bytes(value)
 
     def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
         """One command either way: ``SET k v EX ttl`` (atomic expiry) or ``SET k v`` (clears it)."""
-        with unavailable_on_outage():
+        try:
             if ttl is None:
-                self._redis().set(self._key(namespace, key), value)
+                (self._client or self._redis()).set(self._key(namespace, key), value)
             else:
-                self._redis().set(self._key(namespace, key), value, ex=ttl)
+                (self._client or self._redis()).set(self._key(namespace, key), value, ex=ttl)
+        except Exception as exc:
+            raise_if_outage(exc)
+            raise
 
     def delete(self, namespace: str, key: bytes) -> None:
-        with unavailable_on_outage():
-            self._redis().delete(self._key(namespace, key))
+        try:
+            (self._client or self._redis()).delete(self._key(namespace, key))
+        except Exception as exc:
+            raise_if_outage(exc)
+            raise
 
     def usage(self, namespace: str) -> tuple[int, int]:
         """(live keys, bytes of values) in `namespace`, for quotas that hold across hosts.

@@ -68,6 +68,12 @@ def unavailable_on_outage() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if is_outage(exc):
-            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        raise_if_outage(exc)
         raise
+
+
+def raise_if_outage(exc: BaseException) -> None:
+    """Raise `BackendUnavailable` from `exc` if it is an outage; else return (the caller then
+    re-raises `exc` with a bare ``raise``). The hot calls' inline form of the context manager."""
+    if is_outage(exc):
+        raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
