@@ -22,6 +22,8 @@ from .errors import WasmcacheError
 from .fastpath import ADAPTER_VERSION, prepare_component
 from .fastpath import enabled as fast_path_enabled
 from .host import CacheHost
+from .keyvalue import KeyValueHost, add_keyvalue_to_linker
+from .keyvalue.host import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
 from .plugins import open_backend
@@ -50,6 +52,10 @@ class GuestOptions:
     max_memory: int | None = None
     #: collects per-call statistics when given
     stats: Stats | None = None
+    #: wasi:keyvalue buckets the guest may open besides "default" (docs/keyvalue.md)
+    buckets: tuple[str, ...] = ()
+    #: most keys in one wasi:keyvalue list-keys page
+    keys_per_page: int = DEFAULT_PAGE_SIZE
 
 
 def make_engine() -> Engine:
@@ -178,6 +184,9 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
         linker = Linker(engine)
         linker.add_wasip2()
         add_to_linker(linker, host)
+        add_keyvalue_to_linker(linker, KeyValueHost(
+            store_backend, options.namespace, options.limits, options.policy, options.buckets,
+            options.keys_per_page, options.stats))
         store = Store(engine)
         store.set_epoch_deadline(NO_DEADLINE)
         if options.max_memory is not None:
@@ -197,7 +206,8 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
                 name = _missing_import(component, engine, message)
                 raise WasmcacheError(
                     f"guest imports {name}, which this host does not provide "
-                    f"(it provides WASI 0.2 and {CACHE_INTERFACE})"
+                    f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
+                    "atomics and batch @0.2.0-draft2)"
                 ) from None
             raise GuestTrap(f"guest failed to start: {_first_line(exc)}{_memory_hint(options)}"
                             ) from None

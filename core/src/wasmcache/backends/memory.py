@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..backend import BackendSpec, storage_key
 from ..hookspecs import hookimpl
+from ..keyvalue.capabilities import add_counter, parse_counter
 
 
 class MemoryBackend:
@@ -50,6 +51,55 @@ class MemoryBackend:
             live = [value for skey, (value, deadline) in self._data.items()
                     if skey.startswith(prefix) and (deadline is None or deadline > now)]
         return len(live), sum(map(len, live))
+
+    # --- wasi:keyvalue capabilities (wasmcache.keyvalue.capabilities), atomic under the lock ---
+    def _live(self, skey: bytes) -> bytes | None:
+        entry = self._data.get(skey)
+        if entry is None or (entry[1] is not None and time.monotonic() >= entry[1]):
+            return None
+        return entry[0]
+
+    def increment(self, namespace: str, key: bytes, delta: int) -> int:
+        skey = storage_key(namespace, key)
+        with self._lock:
+            new = add_counter(parse_counter(self._live(skey)), delta)
+            self._data[skey] = (str(new).encode(), None)
+        return new
+
+    def compare_and_swap(self, namespace: str, key: bytes, expected: bytes | None,
+                         new: bytes) -> bool:
+        skey = storage_key(namespace, key)
+        with self._lock:
+            if self._live(skey) != expected:
+                return False
+            self._data[skey] = (new, None)
+        return True
+
+    def get_many(self, namespace: str, keys: list[bytes]) -> list[bytes | None]:
+        with self._lock:
+            return [self._live(storage_key(namespace, key)) for key in keys]
+
+    def set_many(self, namespace: str, items: list[tuple[bytes, bytes]]) -> None:
+        with self._lock:
+            for key, value in items:
+                self._data[storage_key(namespace, key)] = (value, None)
+
+    def delete_many(self, namespace: str, keys: list[bytes]) -> None:
+        with self._lock:
+            for key in keys:
+                self._data.pop(storage_key(namespace, key), None)
+
+    def list_keys(self, namespace: str, cursor: str | None,
+                  limit: int) -> tuple[list[bytes], str | None]:
+        """Keys in byte order after `cursor` (the hex of the last key returned)."""
+        prefix = storage_key(namespace, b"")
+        after = prefix + bytes.fromhex(cursor) if cursor else None
+        with self._lock:
+            found = sorted(skey for skey in self._data
+                           if skey.startswith(prefix) and (after is None or skey > after)
+                           and self._live(skey) is not None)
+        page = [skey[len(prefix):] for skey in found[:limit]]
+        return page, (page[-1].hex() if len(found) > limit else None)
 
     def close(self) -> None:
         """Nothing to release: the data stays for other users of the same URL."""
