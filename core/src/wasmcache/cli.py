@@ -11,6 +11,7 @@ import click
 
 from .config import Config, load_config, parse_size, resolve_backend
 from .errors import WasmcacheError
+from .keyvalue.capabilities import SHORT_NAMES, spec_capabilities
 from .limits import validate_namespace
 from .plugins import get_registry, mask_url
 from .runner import GuestOptions, GuestTrap, run_guest
@@ -64,6 +65,8 @@ def _effective(config: Config, backend: str | None, namespace: str | None,
         policy=profile.policy,
         timeout=timeout if timeout is not None else profile.timeout,
         max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
+        buckets=profile.buckets,
+        keys_per_page=profile.keys_per_page,
     )
     return url, options
 
@@ -172,21 +175,30 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
         f"max_value_bytes = {options.limits.max_value_bytes}",
         f"timeout = {'none' if options.timeout is None else options.timeout}",
         f"max_memory = {'none' if options.max_memory is None else options.max_memory}",
+        "buckets = [" + ", ".join(f'"{b}"' for b in ("default", *options.buckets)) + "]",
+        f"keys_per_page = {options.keys_per_page}",
     ]
     click.echo("\n".join(lines))
 
 
 @main.command()
 def backends() -> None:
-    """List installed backends: scheme, distribution, version."""
+    """List installed backends: scheme, distribution, version, native wasi:keyvalue capabilities.
+
+    NATIVE-KV: incr, cas, mget, mset, mdel, list (docs/keyvalue.md); "-" when the core's
+    generic fallbacks serve all of them, "?" when the opener's return type does not say.
+    """
     registry = get_registry()
-    rows = [("SCHEME", "DISTRIBUTION", "VERSION", "DESCRIPTION")]
+    rows = [("SCHEME", "DISTRIBUTION", "VERSION", "NATIVE-KV", "DESCRIPTION")]
     for scheme, entry in sorted(registry.backends.items()):
-        rows.append((f"{scheme}://", entry.distribution, entry.version, entry.spec.description))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        native = spec_capabilities(entry.spec.open)
+        kv = "?" if native is None else ",".join(SHORT_NAMES[n] for n in native) or "-"
+        rows.append((f"{scheme}://", entry.distribution, entry.version, kv,
+                     entry.spec.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-        click.echo("  ".join([*cells, row[3]]).rstrip())
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        click.echo("  ".join([*cells, row[4]]).rstrip())
     # a plugin that failed to import was already reported once, by name, when it was loaded
     for conflict in registry.conflicts:
         click.echo(f"warning: {conflict}", err=True)

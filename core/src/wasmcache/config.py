@@ -17,6 +17,8 @@ the file, the key and what was expected. Example::
     namespace = "shop"
     access = "read-write"          # read-write | read-only | none
     key_prefixes = ["cart:"]
+    buckets = ["orders"]           # wasi:keyvalue buckets besides "default" (docs/keyvalue.md)
+    keys_per_page = 100            # most keys in one wasi:keyvalue list-keys page
     max_keys = 1000
     max_bytes = 10_000_000
     max_value_bytes = 65536
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WasmcacheError
+from .keyvalue.buckets import DEFAULT_BUCKET, bucket_problem
+from .keyvalue.host import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Limits
 from .policy import Access, Policy
 
@@ -63,6 +67,8 @@ class GuestProfile:
     wasm: str | None = None
     timeout: float | None = None
     max_memory: int | None = None
+    buckets: tuple[str, ...] = ()
+    keys_per_page: int = DEFAULT_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,8 @@ class _Reader:
 _TOP = {"backend", "namespace", "limits", "timeout", "max_memory", "guests"}
 _LIMITS = {"max_key_bytes", "max_value_bytes"}
 _PROFILE = {"wasm", "namespace", "access", "key_prefixes", "max_keys", "max_bytes",
-            "timeout", "max_memory"} | _LIMITS
+            "timeout", "max_memory", "buckets", "keys_per_page"} | _LIMITS
+MAX_KEYS_PER_PAGE = 10_000
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:
@@ -197,12 +204,35 @@ def _parse_profile(reader: _Reader, name: str, config: Config) -> GuestProfile:
         raise reader.error("key_prefixes", "expected an array of non-empty strings")
     policy = Policy(access=access, key_prefixes=tuple(prefixes),
                     max_keys=reader.count("max_keys"), max_bytes=reader.count("max_bytes"))
+    namespace = reader.namespace("namespace", config.namespace)
+    keys_per_page = reader.count("keys_per_page")
+    if keys_per_page is not None and not 1 <= keys_per_page <= MAX_KEYS_PER_PAGE:
+        raise reader.error("keys_per_page", f"expected 1 to {MAX_KEYS_PER_PAGE}, "
+                                            f"got {keys_per_page}")
     return GuestProfile(
-        name=name, namespace=reader.namespace("namespace", config.namespace), policy=policy,
+        name=name, namespace=namespace, policy=policy,
         limits=reader.limits(config.limits), wasm=reader.get("wasm", str, "a path or glob"),
         timeout=reader.seconds("timeout") or config.timeout,
         max_memory=reader.size("max_memory") or config.max_memory,
+        buckets=_buckets(reader, namespace),
+        keys_per_page=DEFAULT_PAGE_SIZE if keys_per_page is None else keys_per_page,
     )
+
+
+def _buckets(reader: _Reader, namespace: str) -> tuple[str, ...]:
+    """The wasi:keyvalue buckets a profile allows besides the default one."""
+    names = reader.get("buckets", list, "an array of bucket names") or []
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise reader.error("buckets", f"expected an array of bucket names, got {name!r}")
+        problem = bucket_problem(namespace, name)
+        if problem:
+            raise reader.error("buckets", problem)
+        if name in seen:
+            raise reader.error("buckets", f"bucket {name!r} is listed twice")
+        seen.add(name)
+    return tuple(name for name in names if name != DEFAULT_BUCKET)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
