@@ -13,7 +13,8 @@ Every test runs in a namespace of its own and deletes what it wrote, so the suit
 against a shared server without touching anyone else's keys.
 
 `BackendHardeningTests` adds model-based (hypothesis), multi-process and isolation tests on the
-same fixture: ``class TestMyBackend(BackendContractTests, BackendHardeningTests)``.
+same fixture: ``class TestMyBackend(BackendContractTests, BackendHardeningTests)``;
+`KeyValueContractTests` adds wasi:keyvalue (store, atomics, batch, 8-process atomics).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .contract import BackendContractTests, TrackingBackend, unique_namespace
+from .keyvalue import KeyValueContractTests
 
 if TYPE_CHECKING:
     from .hardening import BackendHardeningTests
@@ -35,5 +37,5 @@ def __getattr__(name: str) -> Any:
         return BackendHardeningTests
     raise AttributeError(name)
 
-__all__ = ["BackendContractTests", "BackendHardeningTests", "TrackingBackend",
-           "unique_namespace"]
+__all__ = ["BackendContractTests", "BackendHardeningTests", "KeyValueContractTests",
+           "TrackingBackend", "unique_namespace"]

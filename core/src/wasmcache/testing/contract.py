@@ -53,8 +53,22 @@ class TrackingBackend:
         self.inner.close()
 
     def __getattr__(self, name: str) -> object:
-        """Optional capabilities (such as ``usage``) pass through when the backend has them."""
-        return getattr(self.inner, name)
+        """Optional capabilities (such as ``usage``) pass through when the backend has them;
+        the writing ones (wasi:keyvalue's) remember their keys for `clean`."""
+        found = getattr(self.inner, name)
+        if name in ("increment", "compare_and_swap"):
+            def tracked_one(namespace: str, key: bytes, *args: object) -> object:
+                self.written.add((namespace, key))
+                return found(namespace, key, *args)  # type: ignore[operator]
+
+            return tracked_one
+        if name == "set_many":
+            def tracked_many(namespace: str, items: list[tuple[bytes, bytes]]) -> object:
+                self.written.update((namespace, key) for key, _ in items)
+                return found(namespace, items)  # type: ignore[operator]
+
+            return tracked_many
+        return found
 
     def clean(self) -> None:
         for namespace, key in self.written:

@@ -31,3 +31,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("wasmcache hardening figures")
         for line in hardening.FIGURES:
             terminalreporter.write_line(line)
+    keyvalue = sys.modules.get("wasmcache.testing.keyvalue")
+    if keyvalue is not None and keyvalue.FIGURES:
+        terminalreporter.section("wasmcache keyvalue figures")
+        for line in keyvalue.FIGURES:
+            terminalreporter.write_line(line)
