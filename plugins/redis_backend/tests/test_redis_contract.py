@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from wasmcache.testing import BackendContractTests, BackendHardeningTests
+from wasmcache.testing import BackendContractTests, BackendHardeningTests, KeyValueContractTests
 
 
-class TestRedisServer(BackendContractTests, BackendHardeningTests):
+class TestRedisServer(BackendContractTests, BackendHardeningTests, KeyValueContractTests):
     """The shared server, under this session's own key prefix."""
 
     @pytest.fixture
@@ -16,7 +16,7 @@ class TestRedisServer(BackendContractTests, BackendHardeningTests):
         return shared_url
 
 
-class TestRedisCluster(BackendContractTests, BackendHardeningTests):
+class TestRedisCluster(BackendContractTests, BackendHardeningTests, KeyValueContractTests):
     """Three masters started by the `redis_cluster` fixture; the URL names one of them."""
 
     @pytest.fixture

@@ -22,6 +22,7 @@ from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 from wasmcache import WasmcacheError
 
+from .capabilities import RedisCapabilities
 from .errors import raise_if_outage, unavailable_on_outage
 from .keys import namespace_pattern, redis_key
 from .options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisOptions, parse_options
@@ -32,8 +33,11 @@ log = logging.getLogger("wasmcache.redis")
 REFUSED_OPTIONS = ("decode_responses", "encoding", "encoding_errors")
 
 
-class RedisBackend:
-    """Stores each (namespace, key) under `redis_key`; thread-safe like the redis-py client."""
+class RedisBackend(RedisCapabilities):
+    """Stores each (namespace, key) under `redis_key`; thread-safe like the redis-py client.
+
+    The wasi:keyvalue capabilities (INCRBY, CAS script, MGET, SCAN) come from
+    `RedisCapabilities`."""
 
     def __init__(self, options: RedisOptions) -> None:
         self.options = options
