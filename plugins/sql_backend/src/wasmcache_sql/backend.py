@@ -10,6 +10,7 @@ from sqlalchemy import Engine, MetaData, text
 from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
 
 from . import schema, statements
+from .capabilities import SqlCapabilities
 from .errors import translated
 from .options import SqlOptions
 
@@ -19,8 +20,10 @@ log = logging.getLogger("wasmcache_sql")
 MYSQL_PACKET_NEEDED = 2 * MAX_VALUE_BYTES + 64 * 1024
 
 
-class SqlBackend:
+class SqlBackend(SqlCapabilities):
     """(namespace, key) -> value rows in one table; one statement per call, autocommitted.
+
+    The wasi:keyvalue capabilities (batches, CAS, key listing) come from `SqlCapabilities`.
 
     The tables are created on first use (retried on each call while the server is down), so a
     host can start before its database does.
