@@ -1,0 +1,172 @@
+"""The JavaScript guest (examples/hello_cache_js, jco componentize) on every backend.
+
+It must print exactly what the Python guest prints: the tour's expected_output.txt, and the
+same line and exit status for each command, also for values that need repr()'s escapes. The
+two guests share keys when they share a namespace. Servers: scripts/ensure-services (Redis,
+PostgreSQL, MariaDB); the Redis Cluster is the redis plugin's test fixture, started here too.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from subprocess import CompletedProcess
+from types import ModuleType
+from urllib.parse import quote
+
+import pytest
+import redis
+from build import build_js_guest
+from wasmcache import open_backend
+from wasmcache.testing.contract import unique_namespace
+
+ROOT = Path(__file__).resolve().parents[1]
+TOUR_OUTPUT = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
+SQL_SERVERS = {"postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+               "mysql": "mysql+pymysql://root@127.0.0.1:3306/test"}
+BACKENDS = ["memory", "disk", "sqlite", "postgresql", "mysql", "redis", "redis-cluster"]
+
+RunCli = Callable[..., CompletedProcess[str]]
+
+pytestmark = pytest.mark.slow
+
+
+def _plugin_test_support(plugin: str) -> ModuleType:
+    """plugins/PLUGIN_backend/tests/conftest.py, loaded by path (its fixtures are not ours)."""
+    path = ROOT / "plugins" / f"{plugin}_backend" / "tests" / "conftest.py"
+    spec = importlib.util.spec_from_file_location(f"wasmcache_{plugin}_test_support", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REDIS_SUPPORT = _plugin_test_support("redis")
+SQL_SUPPORT = _plugin_test_support("sql")
+
+
+@pytest.fixture(scope="session")
+def js_guest() -> Path:
+    """examples/hello_cache_js built with jco componentize (npm ci and build cached outside git)."""
+    return build_js_guest("hello_cache_js")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """The redis plugin's own three-master cluster fixture, stopped at the end of the session."""
+    yield from REDIS_SUPPORT.redis_cluster.__wrapped__(tmp_path_factory)
+
+
+def _redis_url(base: str, client: redis.Redis | redis.RedisCluster) -> Iterator[str]:
+    prefix = f"wasmcache-js-test-{uuid.uuid4().hex}:"
+    try:
+        yield f"{base}?prefix={quote(prefix, safe='')}"
+    finally:
+        REDIS_SUPPORT.delete_matching(client, prefix.encode() + b"*")
+        client.close()
+
+
+@pytest.fixture
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of the backend named by the test's parameter, with its own table/prefix/dir."""
+    kind = request.param
+    if kind == "memory":
+        yield "memory://"
+    elif kind == "disk":
+        yield f"disk://{tmp_path / 'store'}"
+    elif kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cache.db'}"
+    elif kind in SQL_SERVERS:
+        table = f"wasmcache_js_test_{uuid.uuid4().hex[:8]}"
+        try:
+            yield f"{SQL_SERVERS[kind]}?table={table}"
+        finally:
+            SQL_SUPPORT.drop_tables(SQL_SERVERS[kind], table)  # <table> and <table>_schema
+    elif kind == "redis":
+        yield from _redis_url("redis://127.0.0.1:6379/0",
+                              redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5))
+    else:
+        port = request.getfixturevalue("redis_cluster")[0]
+        yield from _redis_url(f"redis+cluster://127.0.0.1:{port}",
+                              redis.RedisCluster(host="127.0.0.1", port=port))
+
+
+@pytest.mark.parametrize("backend_url", BACKENDS, indirect=True)
+def test_the_js_tour_prints_the_expected_output(backend_url: str, js_guest: Path,
+                                                run_cli: RunCli) -> None:
+    done = run_cli("run", "--backend", backend_url, "--namespace", unique_namespace(),
+                   str(js_guest))
+    assert (done.returncode, done.stdout) == (0, TOUR_OUTPUT), done.stderr
+
+
+@pytest.mark.parametrize("backend_url", [b for b in BACKENDS if b != "memory"], indirect=True)
+def test_python_and_js_guests_share_a_namespace(backend_url: str, js_guest: Path,
+                                                hello_guest: Path, run_cli: RunCli) -> None:
+    """Each reads what the other wrote, and both see the other's delete."""
+    namespace = unique_namespace()
+
+    def run(guest: Path, *args: str) -> tuple[int, str]:
+        done = run_cli("run", "--backend", backend_url, "--namespace", namespace, str(guest),
+                       *args)
+        return done.returncode, done.stdout
+
+    assert run(hello_guest, "set", "shared", "written by python") == (0, "set shared: ok\n")
+    assert run(js_guest, "get", "shared") == (0, "get shared: 'written by python' (17 bytes)\n")
+    assert run(js_guest, "set", "back", "written by javascript, caf\u00e9", "3600") \
+        == (0, "set back: ok\n")
+    assert run(hello_guest, "get", "back") \
+        == (0, "get back: 'written by javascript, caf\u00e9' (28 bytes)\n")
+    assert run(js_guest, "delete", "shared") == (0, "delete shared: ok\n")
+    assert run(hello_guest, "get", "shared") == (1, "get shared: error not-found\n")
+    assert run(hello_guest, "delete", "back") == (0, "delete back: ok\n")
+    assert run(js_guest, "get", "back") == (1, "get back: error not-found\n")
+
+
+# Values whose repr() needs every rule: the quote choice, escapes, bytes that are not UTF-8
+# (bad starts, overlong forms, surrogates, past U+10FFFF, cut short), characters that
+# str.isprintable() rejects by category, and characters that only Unicode 15/16 assigned
+# (printable to the guest's CPython 3.14, not to a Python 3.11 host).
+TRICKY_VALUES = [
+    b"",
+    b"it's",  # the only quote in it: repr() picks "..."
+    b"it's \"both\" back\\slash\ttab\nnewline\rreturn\x7fdel\x1besc",
+    ("caf\u00e9 \u00a0 \u00ad \u200b \u2028 \u3000 \U0001F600 \ue000 \U0010ffff \u0378 "
+     "\ufeff \U000E0001 \u1c89 \U0001fae9 \u31e4 \U00011f00 \u2fff").encode(),
+    b"\xff\xfe \x80 \xc0\x80 \xc2 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80 \xf0\x9f\x98",
+    bytes(range(256)),
+]
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
+def test_both_guests_print_every_value_alike(backend_url: str, js_guest: Path,
+                                             hello_guest: Path, run_cli: RunCli) -> None:
+    """The same line for values written straight into the backend, and for the errors."""
+    namespace = unique_namespace()
+    backend = open_backend(backend_url)
+    try:
+        for number, value in enumerate(TRICKY_VALUES):
+            backend.set(namespace, f"v{number}-\u00e9".encode(), value, None)
+    finally:
+        backend.close()
+    commands = [("get", f"v{number}-\u00e9") for number in range(len(TRICKY_VALUES))]
+    commands += [("get", "missing"), ("set", "", "x"), ("bogus", "k"), ("get",)]
+    for command in commands:
+        python, js = (run_cli("run", "--backend", backend_url, "--namespace", namespace,
+                              str(guest), *command) for guest in (hello_guest, js_guest))
+        assert (js.returncode, js.stdout) == (python.returncode, python.stdout), \
+            (command, js.stderr)
+        if not python.stdout:  # a usage error: said on stderr only, in the same words
+            assert js.stderr.splitlines()[-1:] == python.stderr.splitlines()[-1:], command
+
+
+def test_printable_table_is_from_the_installed_componentize_py() -> None:
+    """printable.js must match the CPython inside componentize-py; regenerate when it changes."""
+    header = (ROOT / "examples" / "hello_cache_js" / "printable.js").read_text()[:400]
+    made_with = re.search(r"componentize-py (\S+):", header)
+    assert made_with is not None
+    assert made_with.group(1) == importlib.metadata.version("componentize-py"), (
+        "run examples/hello_cache_js/make_printable_table.py")
