@@ -31,7 +31,7 @@ function hex(codePoint, width) {
   return codePoint.toString(16).padStart(width, '0');
 }
 
-/** The byte at `bytes[i]` if it is a UTF-8 continuation byte within [low, high]. */
+/** Whether `bytes[i]` is a UTF-8 continuation byte within [low, high]. */
 function continuation(bytes, i, low = 0x80, high = 0xbf) {
   return i < bytes.length && bytes[i] >= low && bytes[i] <= high;
 }
