@@ -25,6 +25,7 @@ from pathlib import Path
 from diskcache import Cache, FanoutCache, Timeout
 from wasmcache import BackendUnavailable, WasmcacheError, storage_key
 
+from .capabilities import DiskCapabilities
 from .directory import check_writable, create_directory, ensure_layout, shard_directories
 from .options import DiskOptions, parse_url
 
@@ -40,8 +41,10 @@ def is_lock_error(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-class DiskBackend:
-    """One opened cache directory. Thread-safe: diskcache keeps one connection per thread."""
+class DiskBackend(DiskCapabilities):
+    """One opened cache directory. Thread-safe: diskcache keeps one connection per thread.
+
+    The wasi:keyvalue capabilities (transactions, index scans) come from `DiskCapabilities`."""
 
     def __init__(self, cache: Cache | FanoutCache, options: DiskOptions) -> None:
         self.cache = cache
