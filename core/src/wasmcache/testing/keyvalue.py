@@ -64,6 +64,10 @@ def _ok(value: object) -> object:
 class KeyValueContractTests:
     """wasi:keyvalue on one backend; provide ``backend_url`` (as for `BackendContractTests`)."""
 
+    def concurrency_url(self, backend_url: str) -> str:
+        """The URL the 8 processes open; override to lengthen a lock timeout, say."""
+        return backend_url
+
     @pytest.fixture
     def backend(self, backend_url: str) -> Iterator[TrackingBackend]:
         with tracked_backend(backend_url) as backend:
@@ -242,7 +246,8 @@ class KeyValueContractTests:
         start = tmp_path / "start"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs = [subprocess.Popen(
-            [sys.executable, "-m", "wasmcache.testing.kvhammer", backend_url, namespace,
+            [sys.executable, "-m", "wasmcache.testing.kvhammer",
+             self.concurrency_url(backend_url), namespace,
              str(INCREMENTS), str(CAS_UPDATES), str(start)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             for _ in range(PROCESSES)]

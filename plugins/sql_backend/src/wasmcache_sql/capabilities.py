@@ -13,12 +13,12 @@
   count (MySQL/MariaDB);
 * ``list_keys``: keyset pagination on the primary key, ``key > :after ORDER BY key LIMIT n``;
   the cursor is the hex of the last key, so no page ever loads the namespace whole.
-
-* ``increment``: a read-modify-write that holds the row's lock: the row is made to exist
-  (insert-if-absent of "0"), then locked (``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL,
-  ``BEGIN IMMEDIATE`` on SQLite), parsed and added in Python with the core's own rules
-  (``parse_counter``/``add_counter``) and written back in the same transaction: no retries,
-  atomic across processes and hosts.
+* ``increment``: a read-modify-write that holds the row's lock: the row is locked
+  (``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL, ``BEGIN IMMEDIATE`` on SQLite), parsed
+  and added in Python with the core's own rules (``parse_counter``/``add_counter``) and
+  written back in the same transaction: no retries, atomic across processes and hosts. A
+  missing row is first inserted as "0" (insert-if-absent, outside the transaction, so two
+  creators never deadlock), then locked as above.
 
 Expired rows count as absent everywhere, as in ``get``.
 """
@@ -106,16 +106,16 @@ class SqlCapabilities:
         params = {"p_ns": namespace, "p_key": key, "p_value": b"0", "p_expected": None}
         with translated():
             for _ in range(100):  # a delete between the two steps only sends us round again
-                with self.engine.connect() as conn:  # autocommitted, outside the lock
-                    conn.execute(sql["insert_absent"], params).close()
                 with self._locked() as conn:
                     row = conn.execute(sql["lock_row"], params).first()
-                    if row is None:
-                        continue
-                    value, live = row
-                    new = add_counter(parse_counter(bytes(value) if live else None), delta)
-                    conn.execute(sql["write_counter"], {**params, "p_value": str(new).encode()})
-                    return new
+                    if row is not None:
+                        value, live = row
+                        new = add_counter(parse_counter(bytes(value) if live else None), delta)
+                        conn.execute(sql["write_counter"], {**params,
+                                                            "p_value": str(new).encode()})
+                        return new
+                with self.engine.connect() as conn:  # a new counter: autocommitted, unlocked
+                    conn.execute(sql["insert_absent"], params).close()
         raise RuntimeError("increment: the row kept disappearing under concurrent deletes")
 
     @contextmanager
