@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -295,3 +296,43 @@ def _scan_all(kv: KeyValueHost, bucket: Bucket) -> list[str]:
         if cursor is None:
             return seen
     raise AssertionError("list-keys never ended")
+
+
+#: The guest profiles the keyvalue example guest's CLI runs use (write it as wasmcache.toml).
+KEYVALUE_PROFILES = """\
+[guests.kv]
+buckets = ["archive"]
+keys_per_page = 10
+
+[guests.ro]
+access = "read-only"
+key_prefixes = ["shared"]
+"""
+
+
+def check_keyvalue_guest(run_cli: Any, kv_guest: Path, cache_guest: Path | None, url: str,
+                         cwd: Path) -> None:
+    """Run examples/keyvalue_guest through the CLI on `url`: the tour, the read-only profile
+    and (with `cache_guest`, for a store that outlives a process) data shared with a
+    wasmcache:cache guest of the same namespace. Every output must equal the expected files
+    next to the guest's source (examples/keyvalue_guest/)."""
+    source = Path(__file__).resolve().parents[4] / "examples" / "keyvalue_guest"
+    (cwd / "wasmcache.toml").write_text(KEYVALUE_PROFILES)
+    namespace = unique_namespace()
+
+    def run(guest: Path, profile: str | None, *args: str) -> str:
+        extra = ("--guest", profile) if profile else ()
+        done = run_cli("run", "--backend", url, "--namespace", namespace, *extra, str(guest),
+                       *args, cwd=cwd)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        return str(done.stdout)
+
+    assert run(kv_guest, "kv") == (source / "expected_output.txt").read_text()
+    assert run(kv_guest, "ro", "readonly") == (source / "expected_readonly.txt").read_text()
+    if cache_guest is None:
+        return
+    assert run(cache_guest, None, "set", "shared", "from the cache") == "set shared: ok\n"
+    assert run(kv_guest, None, "get", "shared") == "get shared: 'from the cache'\n"
+    assert run(kv_guest, None, "set", "from-kv", "hello") == "set from-kv: ok\n"
+    assert run(cache_guest, None, "get", "from-kv") == "get from-kv: 'hello' (5 bytes)\n"
+    assert run(kv_guest, "ro", "readonly").startswith("get shared: 'from the cache'\n")
