@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, text
+from sqlalchemy import Connection, CursorResult, Engine, Executable, MetaData, text
+from sqlalchemy.exc import DBAPIError
 from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
 
 from . import schema, statements
 from .capabilities import SqlCapabilities
-from .errors import translated
+from .errors import raise_if_unavailable, translated
 from .options import SqlOptions
 
 log = logging.getLogger("wasmcache_sql")
 
 #: PyMySQL sends a value as an escaped literal: up to twice its size, plus the statement.
 MYSQL_PACKET_NEEDED = 2 * MAX_VALUE_BYTES + 64 * 1024
+_getpid = os.getpid
+
+
+def _quietly_close(conn: Connection) -> None:
+    """Return a connection to the pool; one that is already broken is simply discarded."""
+    try:
+        conn.close()
+    except Exception as exc:  # noqa: BLE001 - closing must never turn into the call's error
+        log.debug("closing a dropped connection failed: %s", exc)
 
 
 class SqlBackend(SqlCapabilities):
@@ -40,30 +52,85 @@ class SqlBackend(SqlCapabilities):
         self._ready_lock = threading.Lock()
         self._sweep_lock = threading.Lock()
         self._next_sweep = 0.0  # monotonic; the first set of a process sweeps once
+        self._local = threading.local()  # .conn: this thread's kept Connection (see _execute)
+        self._kept: set[Connection] = set()  # every thread's, for close()
+        self._kept_lock = threading.Lock()
+        self._pid = _getpid()
 
     # --- the Backend protocol -------------------------------------------------------------
     def get(self, namespace: str, key: bytes) -> bytes | None:
-        self.ensure_ready()
-        with translated(), self.engine.connect() as conn:
-            value = conn.execute(self._sql.get, {"p_ns": namespace, "p_key": key}).scalar()
+        if not self._ready:
+            self.ensure_ready()
+        value = self._execute(self._sql.get, {"p_ns": namespace, "p_key": key}).scalar()
         return None if value is None else bytes(value)
 
     def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
-        self.ensure_ready()
-        params = {"p_ns": namespace, "p_key": key, "p_value": value,
-                  "p_ttl_ms": None if ttl is None else ttl * 1000}
-        with translated(), self.engine.connect() as conn:
-            conn.execute(self._sql.upsert, params)
+        if not self._ready:
+            self.ensure_ready()
+        self._execute(self._sql.upsert, {"p_ns": namespace, "p_key": key, "p_value": value,
+                                         "p_ttl_ms": None if ttl is None else ttl * 1000})
         if self._sweep_due():
             self._sweep()
 
     def delete(self, namespace: str, key: bytes) -> None:
-        self.ensure_ready()
-        with translated(), self.engine.connect() as conn:
-            conn.execute(self._sql.delete, {"p_ns": namespace, "p_key": key})
+        if not self._ready:
+            self.ensure_ready()
+        self._execute(self._sql.delete, {"p_ns": namespace, "p_key": key})
 
     def close(self) -> None:
+        with self._kept_lock:
+            kept, self._kept = self._kept, set()
+            self._local = threading.local()
+        for conn in kept:
+            _quietly_close(conn)
         self.engine.dispose()
+
+    # --- the hot path's connection ----------------------------------------------------------
+    def _execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run one autocommitted statement on this thread's kept connection.
+
+        A pool checkout and return per call cost more than the statement itself on SQLite, so
+        each thread keeps the connection it checked out. Any error drops it (the next call
+        checks out a fresh one); a kept connection that the server dropped since its last use
+        is replaced and the statement run once more, as the pool's pre-ping would have done at
+        checkout (every statement here is idempotent: a read, an upsert or a delete).
+        """
+        conn = self._local.__dict__.get("conn")
+        if conn is not None and self._pid == _getpid():
+            try:
+                return conn.execute(statement, params)
+            except Exception as exc:
+                self._drop(conn)
+                if not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise_if_unavailable(exc)
+                    raise
+        conn = None
+        try:
+            conn = self._checkout()
+            return conn.execute(statement, params)
+        except Exception as exc:
+            if conn is not None:
+                self._drop(conn)
+            raise_if_unavailable(exc)
+            raise
+
+    def _checkout(self) -> Connection:
+        if self._pid != _getpid():  # a forked child: the parent's connections are not ours
+            self.engine.dispose(close=False)
+            with self._kept_lock:
+                self._kept, self._local, self._pid = set(), threading.local(), _getpid()
+        self._local.conn = None
+        conn = self.engine.connect()
+        self._local.conn = conn
+        with self._kept_lock:
+            self._kept.add(conn)
+        return conn
+
+    def _drop(self, conn: Connection) -> None:
+        self._local.conn = None
+        with self._kept_lock:
+            self._kept.discard(conn)
+        _quietly_close(conn)
 
     # --- optional capabilities ------------------------------------------------------------
     def usage(self, namespace: str) -> tuple[int, int]:
@@ -91,8 +158,7 @@ class SqlBackend(SqlCapabilities):
     def purge(self) -> int:
         """Delete up to ``purge_batch`` expired rows now; returns how many went."""
         self.ensure_ready()
-        with translated(), self.engine.connect() as conn:
-            return conn.execute(self._sql.purge).rowcount
+        return self._execute(self._sql.purge, {}).rowcount  # on the kept connection, too
 
     def _sweep_due(self) -> bool:
         return self.options.purge_batch > 0 and time.monotonic() >= self._next_sweep

@@ -69,9 +69,15 @@ def translated() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if is_unavailable(exc):
-            raise BackendUnavailable(_one_line(exc)) from exc
+        raise_if_unavailable(exc)
         raise
+
+
+def raise_if_unavailable(exc: BaseException) -> None:
+    """Raise `BackendUnavailable` from `exc` if it is connection trouble; else return (the
+    caller re-raises `exc` with a bare ``raise``). The hot path's inline `translated`."""
+    if is_unavailable(exc):
+        raise BackendUnavailable(_one_line(exc)) from exc
 
 
 def _one_line(exc: BaseException) -> str:
