@@ -20,6 +20,12 @@ class Backend(Protocol):
     1 to `Limits.max_key_bytes` bytes long, any bytes (NUL included). Raise
     `BackendUnavailable` when the store cannot be reached; any other exception becomes the
     `internal` error for the guest.
+
+    Optional capabilities, found by the presence of the method (docs/backends.md, section 5):
+    ``usage(namespace) -> (keys, bytes)`` for quotas, and for wasi:keyvalue
+    ``increment``, ``compare_and_swap``, ``get_many``, ``set_many``, ``delete_many`` and
+    ``list_keys`` (signatures and the core's generic fallbacks in
+    `wasmcache.keyvalue.capabilities`).
     """
 
     def get(self, namespace: str, key: bytes) -> bytes | None:
