@@ -163,7 +163,7 @@ def test_a_lock_held_past_the_timeout_is_unavailable(directory: Path, shards: in
         assert host.set("k", b"during", None) == CacheError.UNAVAILABLE
         assert host.set("big", b"x" * MIB, None) == CacheError.UNAVAILABLE
         assert host.delete("k") == CacheError.UNAVAILABLE
-        assert host.get("k") == b"before"  # WAL: readers never wait for the writer
+        assert host.get("k") == b"before"  # a reserved lock does not stop readers
     finally:
         for con in held:
             con.rollback()
@@ -173,3 +173,63 @@ def test_a_lock_held_past_the_timeout_is_unavailable(directory: Path, shards: in
     opened.close()
     leftovers = list(directory.rglob("*.val"))
     assert leftovers == [], "a refused 1 MiB set must not leave its value file behind"
+
+
+# --- journal mode: never diskcache's WAL unless the URL asks -------------------------------
+def file_format(database: Path) -> str:
+    """What the database file itself says: WAL is persistent, bytes 18-19 of the header are 2."""
+    header = database.read_bytes()[:20]
+    return "wal" if header[18:20] == b"\x02\x02" else "rollback"
+
+
+def test_the_default_is_a_rollback_journal_with_nothing_mapped(directory: Path) -> None:
+    opened = open_disk(f"disk://{directory}")
+    try:
+        assert opened.cache._sql("PRAGMA journal_mode").fetchone()[0] == "persist"
+        opened.set("ns", b"k", b"v", None)
+        assert not (directory / "cache.db-shm").exists()  # no WAL index to memory-map
+    finally:
+        opened.close()
+    assert file_format(directory / "cache.db") == "rollback"
+
+
+def test_a_wal_directory_from_plain_diskcache_is_switched(directory: Path) -> None:
+    plain = diskcache.Cache(str(directory))  # diskcache's default: WAL
+    plain.set(storage_key("ns", b"k"), b"kept")
+    plain.close()
+    assert file_format(directory / "cache.db") == "wal"
+    opened = open_disk(f"disk://{directory}")
+    try:
+        assert opened.get("ns", b"k") == b"kept"
+    finally:
+        opened.close()
+    assert file_format(directory / "cache.db") == "rollback"
+    reopened = diskcache.Cache(str(directory))  # the setting is stored: diskcache keeps it
+    try:
+        assert reopened._sql("PRAGMA journal_mode").fetchone()[0] == "persist"
+    finally:
+        reopened.close()
+
+
+def test_a_wal_directory_another_process_holds_is_one_clear_line(directory: Path) -> None:
+    plain = diskcache.Cache(str(directory))
+    plain.set(b"k", b"v")  # its connection stays open, as another host's would
+    try:
+        started = time.monotonic()
+        message = open_error(f"disk://{directory}?timeout=0.3")
+        assert time.monotonic() - started < 0.3 + 5
+        assert "journal_mode=persist" in message and "?journal_mode=wal" in message
+        open_disk(f"disk://{directory}?journal_mode=wal").close()  # joining it in WAL works
+    finally:
+        plain.close()
+
+
+def test_journal_mode_wal_is_there_when_asked_for(directory: Path) -> None:
+    opened = open_disk(f"disk://{directory}?journal_mode=wal&shards=2")
+    try:
+        opened.set("ns", b"k", b"v", None)
+    finally:
+        opened.close()
+    assert {file_format(db) for db in directory.glob("*/cache.db")} == {"wal"}
+    open_disk(f"disk://{directory}?shards=2").close()  # and switched back by a default open
+    assert {file_format(db) for db in directory.glob("*/cache.db")} == {"rollback"}

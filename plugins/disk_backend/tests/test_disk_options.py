@@ -26,19 +26,20 @@ def test_absolute_path_and_percent_decoding() -> None:
     assert parse_url("disk:///tmp/a%20b%3Fc%23d").directory == Path("/tmp/a b?c#d")
 
 
-def test_defaults_pass_no_settings_to_diskcache() -> None:
+def test_defaults_pass_only_the_journal_mode_to_diskcache() -> None:
     options = parse_url("disk:///tmp/x")
-    assert (options.shards, options.timeout, options.settings) == (1, DEFAULT_TIMEOUT, {})
-    assert parse_url("disk:///tmp/x?").settings == {}
+    safe = {"sqlite_journal_mode": "persist"}  # never diskcache's WAL unless asked for
+    assert (options.shards, options.timeout, options.settings) == (1, DEFAULT_TIMEOUT, safe)
+    assert parse_url("disk:///tmp/x?").settings == safe
 
 
 def test_every_option() -> None:
     options = parse_url("disk:///tmp/x?size_limit=1GiB&eviction_policy=least-recently-used"
-                        "&cull_limit=0&shards=4&timeout=0.5")
+                        "&cull_limit=0&shards=4&timeout=0.5&journal_mode=wal")
     assert options.shards == 4
     assert options.timeout == 0.5
     assert options.settings == {"size_limit": 2**30, "eviction_policy": "least-recently-used",
-                                "cull_limit": 0}
+                                "cull_limit": 0, "sqlite_journal_mode": "wal"}
 
 
 @pytest.mark.parametrize(("text", "size"), [
@@ -66,6 +67,8 @@ def test_bad_sizes(text: str) -> None:
     ("timeout=0", ["timeout", "seconds"]),
     ("timeout=nan", ["timeout", "seconds"]),
     ("timeout=soon", ["timeout", "'soon'"]),
+    ("journal_mode=delete", ["journal_mode", "persist or wal", "'delete'"]),
+    ("journal_mode=WAL", ["journal_mode", "'WAL'"]),
     ("sizelimit=1", ["unknown option 'sizelimit'", "size_limit"]),
     ("shards=2&shards=2", ["shards", "more than once"]),
     ("shards", ["name=value", "'shards'"]),

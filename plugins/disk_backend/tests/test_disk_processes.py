@@ -57,6 +57,9 @@ def test_two_processes_lose_and_corrupt_nothing(tmp_path: Path, options: str) ->
     results = [json.loads(out.read_text()) for _, out in writers]
     assert max(r["started"] for r in results) < min(r["ended"] for r in results), \
         "the writers did not overlap"
+    # a starved set waits `timeout` (5 s), answers unavailable and is retried: rare, never lost
+    print(f"sets answered unavailable and retried: {[r['unavailable'] for r in results]}")
+    assert sum(r["unavailable"] for r in results) <= 10
     backend = open_backend(url)
     try:
         for result in results:  # keys only one writer wrote hold its last value

@@ -4,7 +4,8 @@ It is the default backend: with no --backend, $WASMCACHE_BACKEND or config, ``wa
 uses ``disk://.wasmcache`` in the working directory, so a first run needs no server.
 
 URLs: ``disk://.wasmcache`` (relative to the working directory), ``disk:///abs/path``, with
-query options ``size_limit``, ``eviction_policy``, ``cull_limit``, ``shards`` and ``timeout``;
+query options ``size_limit``, ``eviction_policy``, ``cull_limit``, ``shards``, ``timeout`` and
+``journal_mode`` (``persist`` by default: never diskcache's WAL unless asked, see the README);
 `wasmcache_disk.options` documents them.
 """
 

@@ -26,7 +26,13 @@ from diskcache import Cache, FanoutCache, Timeout
 from wasmcache import BackendUnavailable, WasmcacheError, storage_key
 
 from .capabilities import DiskCapabilities
-from .directory import check_writable, create_directory, ensure_layout, shard_directories
+from .directory import (
+    apply_journal_mode,
+    check_writable,
+    create_directory,
+    ensure_layout,
+    shard_directories,
+)
 from .options import DiskOptions, parse_url
 
 _MISSING = object()
@@ -141,19 +147,36 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _open_diskcache(options: DiskOptions) -> Cache | FanoutCache:
+    """diskcache's constructor, run again while another process holds a lock, up to `timeout`.
+
+    It runs some statements with no busy wait at all, so with a rollback journal a process that
+    opens the directory while another commits gets "database is locked" at once. Every step of
+    it is idempotent (CREATE ... IF NOT EXISTS, INSERT OR REPLACE), so it can simply be rerun.
+    """
+    deadline = time.monotonic() + options.timeout
+    while True:
+        try:
+            if options.shards == 1:
+                return Cache(str(options.directory), timeout=options.timeout,
+                             **options.settings)
+            return FanoutCache(str(options.directory), shards=options.shards,
+                               timeout=options.timeout, **options.settings)
+        except sqlite3.OperationalError as exc:
+            if not is_lock_error(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def open_cache(options: DiskOptions) -> DiskBackend:
     """Create and check the directory, open diskcache on it, or fail with one clear line."""
     directory: Path = options.directory
     create_directory(directory)
     check_writable(directory)
     ensure_layout(directory, options.shards)
+    apply_journal_mode(directory, options.shards, options.journal_mode, options.timeout)
     try:
-        if options.shards == 1:
-            cache: Cache | FanoutCache = Cache(str(directory), timeout=options.timeout,
-                                               **options.settings)
-        else:
-            cache = FanoutCache(str(directory), shards=options.shards, timeout=options.timeout,
-                                **options.settings)
+        cache = _open_diskcache(options)
     except (OSError, sqlite3.Error, Timeout) as exc:
         raise WasmcacheError(f"disk backend: cannot open the cache in {str(directory)!r}: "
                              f"{_describe(exc)}") from None

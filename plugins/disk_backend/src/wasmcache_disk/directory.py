@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 from wasmcache import WasmcacheError
@@ -79,11 +81,17 @@ def _read_layout(marker: Path) -> int | None:
 
 
 def _write_layout(directory: Path, marker: Path, shards: int) -> None:
-    """Create the marker atomically (a complete file appears, or nothing): first one wins."""
+    """Create the marker atomically (a complete file appears, or nothing): first one wins.
+
+    Its bytes are on disk before its name is: otherwise a crash or a filesystem that shuts
+    down soon after can leave an empty marker, and the directory would never open again.
+    """
     fd, temp = tempfile.mkstemp(dir=directory, prefix=".wasmcache-layout-")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(f"shards={shards}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.link(temp, marker)
     except FileExistsError:
         pass  # another process opened the new directory at the same moment: its count stands
@@ -123,3 +131,43 @@ def shard_directories(directory: Path, shards: int) -> list[Path]:
     if shards == 1:
         return [directory]
     return [directory / f"{num:03d}" for num in range(shards)]
+
+
+def _switch_journal(database: Path, mode: str, timeout: float) -> tuple[str | None, str]:
+    """(the journal mode SQLite answered, why it is not `mode`), on a connection of our own."""
+    try:
+        con = sqlite3.connect(str(database), timeout=timeout, isolation_level=None)
+        try:
+            (current,) = con.execute(f"PRAGMA journal_mode={mode}").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return None, str(exc)
+    return current, f"it stayed in {current} mode"
+
+
+def apply_journal_mode(directory: Path, shards: int, mode: str, timeout: float) -> None:
+    """Put every existing database in journal `mode` before diskcache opens it, or say why not.
+
+    diskcache sets the mode as well, but leaving WAL needs the database to itself: while
+    another process has it open SQLite refuses at once, and diskcache would retry that for
+    60 s and then fail. A database not created yet gets its mode from diskcache. Refusals are
+    retried for `timeout` seconds: another process may be switching the same database.
+    """
+    for shard_dir in shard_directories(directory, shards):
+        database = shard_dir / DBNAME
+        if not database.exists():
+            continue
+        deadline = time.monotonic() + timeout
+        while True:
+            current, reason = _switch_journal(database, mode, timeout)
+            busy = current == "wal" or "locked" in reason
+            if current == mode or not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if current != mode:
+            busy = busy and mode != "wal"
+            hint = (" (another process has it open in WAL mode: stop that process, or open "
+                    "with ?journal_mode=wal)" if busy else "")
+            raise WasmcacheError(f"disk backend: cannot switch {str(database)!r} to "
+                                 f"journal_mode={mode}: {reason}{hint}")
