@@ -86,10 +86,28 @@ class DiskBackend(DiskCapabilities):
                 ) from exc
             raise
 
+    def _fault(self, op: str, exc: Exception) -> None:
+        """`_faults` for the hot calls, which catch inline (a context manager costs a generator
+        per call): raise `BackendUnavailable` for a lock timeout, else return."""
+        if isinstance(exc, Timeout):
+            raise BackendUnavailable(
+                f"disk cache {str(self.options.directory)!r}: {op} waited "
+                f"{self.options.timeout:g} s for another writer's lock"
+            ) from None
+        if isinstance(exc, sqlite3.OperationalError) and is_lock_error(exc):
+            raise BackendUnavailable(
+                f"disk cache {str(self.options.directory)!r}: {op}: {exc}"
+            ) from exc
+
     def get(self, namespace: str, key: bytes) -> bytes | None:
         skey = storage_key(namespace, key)
-        with self._faults("get"):
-            value = self._shard(skey).get(skey, default=_MISSING, retry=False)
+        shards = self._shards
+        try:
+            shard = shards[0] if len(shards) == 1 else self._shard(skey)
+            value = shard.get(skey, default=_MISSING, retry=False)
+        except (Timeout, sqlite3.OperationalError) as exc:
+            self._fault("get", exc)
+            raise
         if value is _MISSING:
             return None
         if type(value) is not bytes:
@@ -99,17 +117,23 @@ class DiskBackend(DiskCapabilities):
 
     def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
         skey = storage_key(namespace, key)
-        with self._faults("set"):
+        try:
             # expire=None stores no deadline, replacing any older one
             stored = self._shard(skey).set(skey, bytes(value), expire=ttl, retry=False)
+        except (Timeout, sqlite3.OperationalError) as exc:
+            self._fault("set", exc)
+            raise
         if not stored:
             raise BackendUnavailable(f"disk cache {str(self.options.directory)!r}: set was "
                                      "not stored")
 
     def delete(self, namespace: str, key: bytes) -> None:
         skey = storage_key(namespace, key)
-        with self._faults("delete"):
+        try:
             self._shard(skey).delete(skey, retry=False)
+        except (Timeout, sqlite3.OperationalError) as exc:
+            self._fault("delete", exc)
+            raise
 
     def usage(self, namespace: str) -> tuple[int, int]:
         """(live keys, bytes of values) in `namespace`, for quotas that hold across runs.
