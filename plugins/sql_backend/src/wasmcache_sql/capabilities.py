@@ -13,12 +13,16 @@
   count (MySQL/MariaDB);
 * ``list_keys``: keyset pagination on the primary key, ``key > :after ORDER BY key LIMIT n``;
   the cursor is the hex of the last key, so no page ever loads the namespace whole.
-* ``increment``: a read-modify-write that holds the row's lock: the row is locked
-  (``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL, ``BEGIN IMMEDIATE`` on SQLite), parsed
-  and added in Python with the core's own rules (``parse_counter``/``add_counter``) and
-  written back in the same transaction: no retries, atomic across processes and hosts. A
-  missing row is first inserted as "0" (insert-if-absent, outside the transaction, so two
-  creators never deadlock), then locked as above.
+* ``increment`` on PostgreSQL and MariaDB: one upsert that adds in SQL and returns the new
+  value (``ON CONFLICT DO UPDATE ... RETURNING`` / ``ON DUPLICATE KEY UPDATE ... RETURNING``);
+  an old value that is not a decimal 64-bit integer, or a sum out of range, makes the new
+  value NULL, which the NOT NULL column refuses (MariaDB needs its default strict mode), and
+  the error is mapped by re-reading the value with the core's rules;
+* ``increment`` on SQLite and MySQL (no regex or no RETURNING): a read-modify-write holding
+  the lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on MySQL), parsed and
+  added in Python with the core's ``parse_counter``/``add_counter``; a missing row is first
+  inserted as "0" (insert-if-absent, outside the transaction, so two creators never
+  deadlock). Either way: no retries, atomic across processes and hosts.
 
 Expired rows count as absent everywhere, as in ``get``.
 """
@@ -31,21 +35,30 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Numeric,
     Table,
+    Text,
     bindparam,
+    case,
+    cast,
     delete,
+    func,
     insert,
     literal_column,
     null,
     or_,
     select,
+    type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from wasmcache.keyvalue.capabilities import add_counter, parse_counter
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from wasmcache.keyvalue.capabilities import INT64_MAX, INT64_MIN, add_counter, parse_counter
 
 from .errors import translated
 from .statements import now_ms
+
+COUNTER_PATTERN = "^-?(0|[1-9][0-9]{0,18})$"
 
 
 class SqlCapabilities:
@@ -104,6 +117,9 @@ class SqlCapabilities:
         self.ensure_ready()
         sql = self._kv_statements()
         params = {"p_ns": namespace, "p_key": key, "p_value": b"0", "p_expected": None}
+        if self.options.family == "postgresql" or (self.options.family == "mysql"
+                                                   and self.engine.dialect.is_mariadb):
+            return self._upsert_increment(sql, namespace, key, delta)
         with translated():
             for _ in range(100):  # a delete between the two steps only sends us round again
                 with self._locked() as conn:
@@ -117,6 +133,26 @@ class SqlCapabilities:
                 with self.engine.connect() as conn:  # a new counter: autocommitted, unlocked
                     conn.execute(sql["insert_absent"], params).close()
         raise RuntimeError("increment: the row kept disappearing under concurrent deletes")
+
+    def _upsert_increment(self, sql: dict[str, Any], namespace: str, key: bytes,
+                          delta: int) -> int:
+        """One upsert that adds in SQL and returns the new value (PostgreSQL, MariaDB)."""
+        params = {"p_ns": namespace, "p_key": key, "p_delta": delta,
+                  "p_value": str(delta).encode()}
+        try:
+            with translated(), self.engine.connect() as conn:
+                value = conn.execute(sql["upsert_increment"], params).scalar_one()
+        except (IntegrityError, DataError, OperationalError) as exc:
+            # the statement refuses (NULL into a NOT NULL column, or out of range) when the
+            # value is no counter or the sum leaves 64 bits: say which, as every backend does
+            if isinstance(exc, OperationalError) and "1048" not in str(exc.orig):
+                raise
+            with translated(), self.engine.connect() as conn:
+                current = conn.execute(sql["get_many"], {"p_ns": namespace,
+                                                         "p_keys": [key]}).first()
+            add_counter(parse_counter(None if current is None else bytes(current[1])), delta)
+            raise  # neither: a real fault
+        return int(bytes(value))
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:
@@ -147,6 +183,35 @@ class SqlCapabilities:
         return keys, (keys[-1].hex() if len(keys) == limit else None)
 
 
+def _upsert_increment(table: Table, family: str, live: Any) -> Any:
+    """INSERT delta, or on a conflict SET value = old + delta, RETURNING value. The old value
+    must match the decimal pattern and the sum stay in 64 bits, else the new value is NULL,
+    which the NOT NULL column refuses (an error, mapped by the caller). SQLite has no regex:
+    it keeps the row-locked increment."""
+    c = table.c
+    numeric = Numeric(20, 0)
+    delta = cast(bindparam("p_delta", type_=BigInteger), numeric)
+    if family == "postgresql":
+        text_value: Any = func.encode(c.value, "escape", type_=Text())
+    else:
+        text_value = type_coerce(c.value, Text())
+    old = case((~live, 0), (text_value.regexp_match(COUNTER_PATTERN), cast(text_value, numeric)),
+               else_=null())
+    total = old + delta
+    new_text = case((total.between(INT64_MIN, INT64_MAX), cast(total, Text())), else_=null())
+    row = {"namespace": bindparam("p_ns"), "key": bindparam("p_key"),
+           "value": bindparam("p_value"), "expires_at": null()}
+    if family == "postgresql":
+        stmt = postgresql.insert(table).values(row)
+        return stmt.on_conflict_do_update(
+            index_elements=[c.namespace, c.key],
+            set_={"value": func.convert_to(new_text, "UTF8"), "expires_at": null()},
+        ).returning(c.value)
+    stmt = mysql.insert(table).values(row)
+    # value before expires_at: MySQL assigns left to right, and `live` reads the old expiry
+    return stmt.on_duplicate_key_update(value=new_text, expires_at=null()).returning(c.value)
+
+
 def _build(table: Table, family: str) -> dict[str, Any]:
     c = table.c
     now = now_ms(family)
@@ -165,6 +230,7 @@ def _build(table: Table, family: str) -> dict[str, Any]:
         value=bindparam("p_value"), expires_at=literal_column("NULL", BigInteger))
     lock_row = select(c.value, live).where(*this_key)
     return {
+        "upsert_increment": _upsert_increment(table, family, live),
         "lock_row": lock_row if family == "sqlite" else lock_row.with_for_update(),
         "write_counter": update(table).where(*this_key).values(
             value=bindparam("p_value"), expires_at=literal_column("NULL", BigInteger)),
