@@ -9,6 +9,7 @@ from .backend import Backend, BackendSpec, storage_key
 from .errors import BackendUnavailable, CacheError, WasmcacheError
 from .hookspecs import hookimpl
 from .host import CacheHost
+from .keyvalue import KeyValueHost, add_keyvalue_to_linker
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits, validate_namespace
 from .linker import CACHE_INTERFACE, add_to_linker
 from .plugins import open_backend
@@ -23,10 +24,12 @@ __all__ = [
     "CacheHost",
     "GuestOptions",
     "GuestTrap",
+    "KeyValueHost",
     "Limits",
     "MAX_KEY_BYTES",
     "MAX_VALUE_BYTES",
     "WasmcacheError",
+    "add_keyvalue_to_linker",
     "add_to_linker",
     "hookimpl",
     "open_backend",

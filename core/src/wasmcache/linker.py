@@ -20,12 +20,19 @@ from wasmtime.component import Linker, LinkerInstance
 from . import fastpath
 from .fastpath.adapter import PRIVATE_INTERFACE
 from .host import CacheHost
+from .keyvalue import KeyValueHost, add_keyvalue_to_linker
 
 CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 
 
-def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True) -> None:
+def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True,
+                  keyvalue: KeyValueHost | bool = True) -> None:
     """Define the cache interface's three functions in `linker`, served by `host`.
+
+    `keyvalue` also defines wasi:keyvalue (store, atomics, batch; docs/keyvalue.md), so a guest
+    importing either links: True serves it from `host`'s backend, namespace, limits and policy
+    with only the "default" bucket; a `KeyValueHost` serves it as given (other buckets, page
+    size); False leaves it out (call `add_keyvalue_to_linker` yourself).
 
     One host serves every instance made from this linker; use one linker per guest identity
     (namespace and limits). `fast` (unless ``WASMCACHE_FAST_PATH=0``) registers them as raw
@@ -50,6 +57,11 @@ def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True) -> None
                 from .fastpath import stock
 
                 stock.add_payload_funcs(iface, host)
+    if keyvalue is not False:
+        if keyvalue is True:
+            keyvalue = KeyValueHost(host.backend, host.namespace, host.limits, host.policy,
+                                    stats=host.stats)
+        add_keyvalue_to_linker(linker, keyvalue)
 
 
 def _add_stock_funcs(iface: LinkerInstance, host: CacheHost) -> None:

@@ -22,7 +22,7 @@ from .errors import WasmcacheError
 from .fastpath import ADAPTER_VERSION, prepare_component
 from .fastpath import enabled as fast_path_enabled
 from .host import CacheHost
-from .keyvalue import KeyValueHost, add_keyvalue_to_linker
+from .keyvalue import KeyValueHost
 from .keyvalue.host import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
@@ -183,8 +183,7 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
                          options.stats)
         linker = Linker(engine)
         linker.add_wasip2()
-        add_to_linker(linker, host)
-        add_keyvalue_to_linker(linker, KeyValueHost(
+        add_to_linker(linker, host, keyvalue=KeyValueHost(
             store_backend, options.namespace, options.limits, options.policy, options.buckets,
             options.keys_per_page, options.stats))
         store = Store(engine)
