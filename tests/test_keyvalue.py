@@ -165,3 +165,27 @@ def test_generic_increment_without_cas_is_one_process_only(wasmcache_memory_url:
     assert [ops.increment("ns", b"n", 2) for _ in range(3)] == [2, 4, 6]
     assert ops.compare_and_swap("ns", b"n", b"6", b"7") is True
     assert ops.compare_and_swap("ns", b"n", b"6", b"8") is False
+
+
+def test_add_to_linker_links_a_keyvalue_guest_for_embedders(kv_guest: Path,
+                                                            wasmcache_memory_url: str) -> None:
+    from wasmcache import add_to_linker
+    from wasmcache.runner import load_guest, make_engine
+    from wasmtime import Store, WasiConfig
+    from wasmtime.component import Linker
+
+    engine = make_engine()
+    component = load_guest(engine, kv_guest)
+    for keyvalue in (True, False):
+        linker = Linker(engine)
+        linker.add_wasip2()
+        add_to_linker(linker, CacheHost(open_backend(wasmcache_memory_url), "emb"),
+                      keyvalue=keyvalue)
+        store = Store(engine)
+        store.set_epoch_deadline(2**62)
+        store.set_wasi(WasiConfig())
+        if keyvalue:
+            linker.instantiate(store, component)
+        else:
+            with pytest.raises(Exception, match="keyvalue"):
+                linker.instantiate(store, component)
