@@ -58,6 +58,7 @@ def raw_disk(tmp: Path) -> Raw:
 def raw_sqlite(tmp: Path) -> Raw:
     db = sqlite3.connect(tmp / "raw.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # as wasmcache-sql sets it: no fsync per commit
     db.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB)")
 
     def get(k: bytes) -> bytes | None:
