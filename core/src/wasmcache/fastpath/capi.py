@@ -42,7 +42,7 @@ PAYLOAD_OFFSET = 8
 _VEC = struct.Struct("<QQ")  # wasm_byte_vec_t / vallist: size, data
 _VAL_VEC = struct.Struct("<B7xQQ8x")  # a string/list/enum value: kind, size, data
 _VAL_U8 = struct.Struct("<B7xB23x")
-_RESULT = struct.Struct("<B7x?7xQ8x")  # kind, is_ok, boxed payload pointer
+_RESULT = struct.Struct("<B7x?7xQ")  # kind, is_ok, boxed payload pointer (24 of 32 bytes)
 _KEY_ARG = struct.Struct("<B7xQQ8x")
 _SET_ARGS = struct.Struct("<B7xQQ8xB7xQQ8xB7xQ16x")
 _U32 = struct.Struct("<I")
@@ -65,7 +65,12 @@ _vallist_new_uninit = _dll["wasmtime_component_vallist_new_uninit"]
 _vallist_new_uninit.restype = None
 _vallist_new_uninit.argtypes = [c_void_p, c_size_t]
 
-_memmove = ctypes.memmove
+#: The whole user address space as one byte view (nothing is touched until indexed), so a C
+#: value is read with `struct.unpack_from` and a string decoded straight from Wasmtime's
+#: buffer: no ctypes call and no intermediate bytes per argument. User-space addresses on
+#: x86-64 and AArch64 Linux stay below 2**48; `_text` falls back to `string_at` above it.
+_MEM_END = 1 << 48
+_MEM = memoryview((ctypes.c_char * _MEM_END).from_address(0)).cast("B")
 _ERROR_INDEX = {CacheError(case): index for index, case in enumerate(ERROR_CASES)}
 _kinds = bytes([KIND_U8]) * (1 << 20)  # the kind byte of every element of a list<u8>
 
@@ -91,6 +96,9 @@ def check_layout() -> None:
     }
     wrong = [f"{name} is {got}, expected {want}" for name, (got, want) in expected.items()
              if got != want]
+    probe = ctypes.create_string_buffer(b"wasmcache \xff probe", 20)
+    if _MEM[ctypes.addressof(probe):ctypes.addressof(probe) + 20].tobytes() != probe.raw:
+        wrong.append("the address-space view does not read this process's memory")
     if not hasattr(_enter, "LAST_EXCEPTION") or not hasattr(WasmtimeError, "_consume"):
         wrong.append("wasmtime.component._enter.LAST_EXCEPTION / WasmtimeError._consume is gone")
     if wrong:
@@ -102,10 +110,18 @@ def check_layout() -> None:
 
 
 def _key(args: int) -> str:
-    kind, size, data = _KEY_ARG.unpack(string_at(args, VAL_SIZE))
+    kind, size, data = _KEY_ARG.unpack_from(_MEM, args)
     if kind != KIND_STRING:
         raise TypeError(f"expected a string argument, got C value kind {kind}")
-    return string_at(data, size).decode("utf-8") if size else ""
+    return _text(data, size) if size else ""
+
+
+def _text(data: int, size: int) -> str:
+    """`size` bytes of UTF-8 at `data`, decoded in place."""
+    end = data + size
+    if end > _MEM_END:
+        return string_at(data, size).decode("utf-8")
+    return str(_MEM[data:end], "utf-8")
 
 
 def _bytes_of_u8_list(data: int, size: int) -> bytes:
@@ -116,14 +132,14 @@ def _bytes_of_u8_list(data: int, size: int) -> bytes:
 
 
 def _set_args(args: int, list_kind: int) -> tuple[str, int, int, int | None]:
-    (k_kind, k_size, k_data, v_kind, v_size, v_data, o_kind, option) = _SET_ARGS.unpack(
-        string_at(args, 3 * VAL_SIZE))
+    (k_kind, k_size, k_data, v_kind, v_size, v_data, o_kind, option) = _SET_ARGS.unpack_from(
+        _MEM, args)
     if (k_kind, v_kind, o_kind) != (KIND_STRING, list_kind, KIND_OPTION):
         raise TypeError(f"unexpected C value kinds {(k_kind, v_kind, o_kind)} for set")
-    key = string_at(k_data, k_size).decode("utf-8") if k_size else ""
+    key = _text(k_data, k_size) if k_size else ""
     ttl = None
     if option:
-        ttl = _U32.unpack(string_at(option + PAYLOAD_OFFSET, 4))[0]
+        ttl = _U32.unpack_from(_MEM, option + PAYLOAD_OFFSET)[0]
     return key, v_size, v_data, ttl
 
 
@@ -135,7 +151,7 @@ def _boxed(val: bytes) -> int:
 
 
 def _write_result(results: int, ok: bool, payload: int) -> None:
-    _memmove(results, _RESULT.pack(KIND_RESULT, ok, payload), 24)
+    _RESULT.pack_into(_MEM, results, KIND_RESULT, ok, payload)
 
 
 def _boxed_enum(case: str) -> int:
@@ -229,7 +245,7 @@ def payload_funcs(host: CacheHost) -> dict[str, RawFunc]:
     def set_(_d: int, _c: int, _t: int, args: int, _n: int, results: int, _r: int) -> int:
         try:
             key, v_size, v_data, ttl = _set_args(args, KIND_STRING)
-            value = (string_at(v_data, v_size).decode("utf-8").encode("latin-1")
+            value = (_text(v_data, v_size).encode("latin-1")
                      if v_size else b"")
             err = host_set(key, value, ttl)
             _write_result(results, err is None, 0 if err is None else _boxed_error_code(err))
