@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
 from collections.abc import Callable
 from ctypes import CFUNCTYPE, c_size_t, c_void_p, string_at
 from typing import Any
@@ -42,6 +43,7 @@ PAYLOAD_OFFSET = 8
 _VEC = struct.Struct("<QQ")  # wasm_byte_vec_t / vallist: size, data
 _VAL_VEC = struct.Struct("<B7xQQ8x")  # a string/list/enum value: kind, size, data
 _VAL_U8 = struct.Struct("<B7xB23x")
+_scratch = threading.local()  # .vec: this thread's wasm_byte_vec_t out-parameter (see below)
 _RESULT = struct.Struct("<B7x?7xQ")  # kind, is_ok, boxed payload pointer (24 of 32 bytes)
 _KEY_ARG = struct.Struct("<B7xQQ8x")
 _SET_ARGS = struct.Struct("<B7xQQ8xB7xQQ8xB7xQ16x")
@@ -154,11 +156,23 @@ def _write_result(results: int, ok: bool, payload: int) -> None:
     _RESULT.pack_into(_MEM, results, KIND_RESULT, ok, payload)
 
 
+def _new_byte_vec(data: bytes) -> tuple[int, int]:
+    """(size, pointer) of a copy of `data` in a byte vector Wasmtime owns (and frees).
+
+    The 16-byte wasm_byte_vec_t it is returned through is scratch space kept per thread
+    (ctypes calls release the GIL, so threads must not share it): one ctypes call per value.
+    """
+    try:
+        vec = _scratch.vec
+    except AttributeError:
+        _scratch.buffer = ctypes.create_string_buffer(16)
+        vec = _scratch.vec = ctypes.addressof(_scratch.buffer)
+    _byte_vec_new(vec, len(data), data)
+    return _VEC.unpack_from(_MEM, vec)  # type: ignore[return-value]
+
+
 def _boxed_enum(case: str) -> int:
-    name = case.encode()
-    vec = ctypes.create_string_buffer(16)
-    _byte_vec_new(vec, len(name), name)
-    size, data = _VEC.unpack(vec.raw)
+    size, data = _new_byte_vec(case.encode())
     return _boxed(_VAL_VEC.pack(KIND_ENUM, size, data))
 
 
@@ -178,9 +192,7 @@ def _boxed_u8_list(value: bytes) -> int:
 
 
 def _boxed_string(text: bytes) -> int:
-    vec = ctypes.create_string_buffer(16)
-    _byte_vec_new(vec, len(text), text)
-    size, data = _VEC.unpack(vec.raw)
+    size, data = _new_byte_vec(text)
     return _boxed(_VAL_VEC.pack(KIND_STRING, size, data))
 
 
