@@ -62,3 +62,23 @@ def wat_guest(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
         return target
 
     return build
+
+
+class FailingBackend:
+    """A backend whose every call raises `exc`: a test double for the core's error mapping only,
+    never a stand-in for a real backend under test."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        raise self.exc
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        raise self.exc
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        raise self.exc
+
+    def close(self) -> None:
+        pass

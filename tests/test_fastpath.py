@@ -21,6 +21,8 @@ from wasmcache.fastpath.wrap import is_wrapped
 from wasmcache.linker import add_to_linker
 from wasmtime.component import Component, Linker
 
+from conftest import FailingBackend
+
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 ENGINE = wasmtime.Engine()
@@ -98,21 +100,6 @@ def test_every_operation_agrees_with_stock(stock_transcript: list[object], fast:
     assert VALUES["1mib"] in stock_transcript
     assert stock_transcript.count("value-too-large") == 3
     assert stock_transcript.count("invalid-key") >= 6
-
-
-class FailingBackend(MemoryBackend):
-    def __init__(self, exc: Exception) -> None:
-        super().__init__()
-        self.exc = exc
-
-    def get(self, namespace: str, key: bytes) -> bytes | None:
-        raise self.exc
-
-    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
-        raise self.exc
-
-    def delete(self, namespace: str, key: bytes) -> None:
-        raise self.exc
 
 
 @pytest.mark.parametrize(("fast", "wrapped"), CONFIGS)

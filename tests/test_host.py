@@ -16,24 +16,7 @@ from wasmcache import (
     validate_namespace,
 )
 
-
-class ExplodingBackend:
-    """A backend whose every call raises the given exception (for the error mapping only)."""
-
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-
-    def get(self, namespace: str, key: bytes) -> bytes | None:
-        raise self.exc
-
-    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
-        raise self.exc
-
-    def delete(self, namespace: str, key: bytes) -> None:
-        raise self.exc
-
-    def close(self) -> None:
-        pass
+from conftest import FailingBackend
 
 
 @pytest.mark.parametrize(
@@ -44,7 +27,7 @@ class ExplodingBackend:
 )
 def test_backend_exceptions_become_error_cases(exc: Exception, expected: CacheError,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    host = CacheHost(ExplodingBackend(exc), "ns1")
+    host = CacheHost(FailingBackend(exc), "ns1")
     with caplog.at_level(logging.WARNING, logger="wasmcache.host"):
         assert host.set("k", b"secret-value", None) == expected
         assert host.get("k") == expected
@@ -55,7 +38,7 @@ def test_backend_exceptions_become_error_cases(exc: Exception, expected: CacheEr
 
 
 def test_validation_happens_before_the_backend_is_called() -> None:
-    host = CacheHost(ExplodingBackend(RuntimeError("must not be reached")), "ns")
+    host = CacheHost(FailingBackend(RuntimeError("must not be reached")), "ns")
     assert host.set("", b"v", None) == CacheError.INVALID_KEY
     assert host.get("k" * 251) == CacheError.INVALID_KEY
     assert host.set("k", b"x" * (1024 * 1024 + 1), None) == CacheError.VALUE_TOO_LARGE
