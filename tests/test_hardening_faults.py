@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import redis
 from wasmcache import CacheHost, open_backend
 from wasmcache.testing.hardening import report
 
@@ -124,12 +125,61 @@ class MariadbServer:
         self.server.remove()
 
 
-@pytest.fixture(scope="module", params=["redis", "postgresql", "mariadb"])
+class RedisClusterServer:
+    """Three cluster masters with append-only on; stop and start take the whole cluster down
+    and up again (same ports, same nodes.conf), the way a cluster-wide outage looks."""
+
+    def __init__(self, directory: Path) -> None:
+        self.nodes = []
+        for _ in range(3):
+            port = redis_helpers.free_port(bus=True)
+            self.nodes.append(redis_helpers.RedisProcess(
+                directory, "--cluster-enabled", "yes",
+                "--cluster-config-file", str(directory / f"nodes-{port}.conf"),
+                "--appendonly", "yes", "--appendfsync", "always", port=port))
+        first, *others = (node.port for node in self.nodes)
+        extra = "".join(f"&node=127.0.0.1:{port}" for port in others)
+        self.url = (f"redis+cluster://127.0.0.1:{first}?socket_connect_timeout="
+                    f"{BACKEND_TIMEOUT}&socket_timeout={BACKEND_TIMEOUT}{extra}")
+        self.created = False
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        if not self.created:
+            subprocess.run([str(redis_helpers.REDIS_CLI), "--cluster", "create",
+                            *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                            "--cluster-replicas", "0", "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            self.created = True
+        deadline = time.monotonic() + 60
+        for node in self.nodes:
+            with redis.Redis(port=node.port, socket_timeout=2) as client:
+                while b"cluster_state:ok" not in redis_helpers._cluster_info(client):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the fault-test cluster did not reach cluster_state:ok")
+                    time.sleep(0.1)
+
+    def stop(self, crash: bool = False) -> None:
+        for node in self.nodes:
+            if crash and node.process is not None:
+                node.process.kill()
+                node.process.wait()
+                node.process = None
+            node.stop()
+
+    def remove(self) -> None:
+        self.stop()
+
+
+@pytest.fixture(scope="module", params=["redis", "redis-cluster", "postgresql", "mariadb"])
 def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if request.param == "redis":
-        made: RedisServer | PostgresServer | MariadbServer = RedisServer(
+        made: RedisServer | RedisClusterServer | PostgresServer | MariadbServer = RedisServer(
             tmp_path_factory.mktemp("redis-fault"))
+    elif request.param == "redis-cluster":
+        made = RedisClusterServer(tmp_path_factory.mktemp("redis-cluster-fault"))
     elif request.param == "postgresql":
         made = PostgresServer()
     else:
