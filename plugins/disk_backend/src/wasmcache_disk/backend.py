@@ -35,7 +35,6 @@ from .directory import (
 )
 from .options import DiskOptions, parse_url
 
-_MISSING = object()
 _LOCK_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
@@ -103,17 +102,10 @@ class DiskBackend(DiskCapabilities):
         skey = storage_key(namespace, key)
         shards = self._shards
         try:
-            shard = shards[0] if len(shards) == 1 else self._shard(skey)
-            value = shard.get(skey, default=_MISSING, retry=False)
+            return self._read(shards[0] if len(shards) == 1 else self._shard(skey), skey)
         except (Timeout, sqlite3.OperationalError) as exc:
             self._fault("get", exc)
             raise
-        if value is _MISSING:
-            return None
-        if type(value) is not bytes:
-            raise TypeError(f"disk cache holds a {type(value).__name__} under this key, "
-                            "not bytes: was it written by something other than wasmcache?")
-        return value
 
     def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
         skey = storage_key(namespace, key)
