@@ -1,4 +1,12 @@
-"""`SqlBackend`: the cache in one SQL table, on any engine SQLAlchemy 2 Core drives."""
+"""`SqlBackend`: the cache in one SQL table, on any engine SQLAlchemy 2 Core drives.
+
+The hot path (get, set, delete) runs on a connection each thread keeps (`_with_connection`),
+and executes its statements, compiled once by SQLAlchemy, straight on that connection's DBAPI
+cursor (`driver.DriverStatement`): SQLAlchemy's per-call execution layer costs more than the
+statement itself on SQLite. Everything else (the sweep, usage, the wasi:keyvalue capabilities)
+runs through `Connection.execute`, and so does the hot path while anyone listens to the
+engine's events or echoes its SQL, so listeners keep seeing every statement.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, MetaData, text
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +23,7 @@ from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
 
 from . import schema, statements
 from .capabilities import SqlCapabilities
+from .driver import DriverStatement, compile_statement
 from .errors import raise_if_unavailable, translated
 from .options import SqlOptions
 
@@ -22,6 +32,9 @@ log = logging.getLogger("wasmcache_sql")
 #: PyMySQL sends a value as an escaped literal: up to twice its size, plus the statement.
 MYSQL_PACKET_NEEDED = 2 * MAX_VALUE_BYTES + 64 * 1024
 _getpid = os.getpid
+#: The statements the hot path runs on the DBAPI cursor (attributes of `statements.Statements`).
+HOT_STATEMENTS = ("get", "upsert", "delete")
+T = TypeVar("T")
 
 
 def _quietly_close(conn: Connection) -> None:
@@ -30,6 +43,23 @@ def _quietly_close(conn: Connection) -> None:
         conn.close()
     except Exception as exc:  # noqa: BLE001 - closing must never turn into the call's error
         log.debug("closing a dropped connection failed: %s", exc)
+
+
+def _core_execute(conn: Connection, statement: Executable,
+                  params: dict[str, Any]) -> CursorResult[Any]:
+    """`Connection.execute`, in the shape `SqlBackend._with_connection` runs."""
+    return conn.execute(statement, params)
+
+
+def _observed(conn: Connection) -> bool:
+    """True while something watches `conn`'s statements (event listeners on the connection,
+    its engine or dialect, or echo): the DBAPI cursor would bypass them, Core does not.
+
+    These are the flags `Connection.execute` itself checks; they are private, so a SQLAlchemy
+    release without one counts as observed (Core execution, correct, only slower), and
+    test_sql_driver fails so that it is noticed."""
+    return bool(getattr(conn, "_has_events", True) or getattr(conn.engine, "_has_events", True)
+                or getattr(conn.dialect, "_has_events", True) or getattr(conn, "_echo", True))
 
 
 class SqlBackend(SqlCapabilities):
@@ -52,7 +82,8 @@ class SqlBackend(SqlCapabilities):
         self._ready_lock = threading.Lock()
         self._sweep_lock = threading.Lock()
         self._next_sweep = 0.0  # monotonic; the first set of a process sweeps once
-        self._local = threading.local()  # .conn: this thread's kept Connection (see _execute)
+        self._local = threading.local()  # .conn / .dbapi: this thread's kept Connection
+        self._driver: dict[str, DriverStatement | None] | None = None  # after the 1st connect
         self._kept: set[Connection] = set()  # every thread's, for close()
         self._kept_lock = threading.Lock()
         self._pid = _getpid()
@@ -61,21 +92,21 @@ class SqlBackend(SqlCapabilities):
     def get(self, namespace: str, key: bytes) -> bytes | None:
         if not self._ready:
             self.ensure_ready()
-        value = self._execute(self._sql.get, {"p_ns": namespace, "p_key": key}).scalar()
-        return None if value is None else bytes(value)
+        row = self._run("get", {"p_ns": namespace, "p_key": key})
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
         if not self._ready:
             self.ensure_ready()
-        self._execute(self._sql.upsert, {"p_ns": namespace, "p_key": key, "p_value": value,
-                                         "p_ttl_ms": None if ttl is None else ttl * 1000})
+        self._run("upsert", {"p_ns": namespace, "p_key": key, "p_value": value,
+                           "p_ttl_ms": None if ttl is None else ttl * 1000})
         if self._sweep_due():
             self._sweep()
 
     def delete(self, namespace: str, key: bytes) -> None:
         if not self._ready:
             self.ensure_ready()
-        self._execute(self._sql.delete, {"p_ns": namespace, "p_key": key})
+        self._run("delete", {"p_ns": namespace, "p_key": key})
 
     def close(self) -> None:
         with self._kept_lock:
@@ -86,8 +117,17 @@ class SqlBackend(SqlCapabilities):
         self.engine.dispose()
 
     # --- the hot path's connection ----------------------------------------------------------
+    def _run(self, name: str, params: dict[str, Any]) -> Sequence[Any] | None:
+        """Run hot-path statement `name` ("get", "upsert", "delete"); its first row, or None."""
+        return self._with_connection(self._run_on, name, params)
+
     def _execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
-        """Run one autocommitted statement on this thread's kept connection.
+        """Run one autocommitted Core statement on this thread's kept connection."""
+        return self._with_connection(_core_execute, statement, params)
+
+    def _with_connection(self, run: Callable[[Connection, Any, dict[str, Any]], T],
+                         statement: Any, params: dict[str, Any]) -> T:
+        """``run(conn, statement, params)`` on this thread's kept connection, autocommitted.
 
         A pool checkout and return per call cost more than the statement itself on SQLite, so
         each thread keeps the connection it checked out. Any error drops it (the next call
@@ -98,7 +138,7 @@ class SqlBackend(SqlCapabilities):
         conn = self._local.__dict__.get("conn")
         if conn is not None and self._pid == _getpid():
             try:
-                return conn.execute(statement, params)
+                return run(conn, statement, params)
             except Exception as exc:
                 self._drop(conn)
                 if not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
@@ -107,12 +147,35 @@ class SqlBackend(SqlCapabilities):
         conn = None
         try:
             conn = self._checkout()
-            return conn.execute(statement, params)
+            return run(conn, statement, params)
         except Exception as exc:
             if conn is not None:
                 self._drop(conn)
             raise_if_unavailable(exc)
             raise
+
+    def _run_on(self, conn: Connection, name: str,
+                params: dict[str, Any]) -> Sequence[Any] | None:
+        """`name` on `conn`'s DBAPI cursor, or through Core while the engine is observed (event
+        listeners, echo) or if SQLAlchemy's compiled form is not one the cursor can take."""
+        driver = self._driver if self._driver is not None else self._compile_driver()
+        compiled = driver[name]
+        if compiled is None or _observed(conn):
+            result = conn.execute(getattr(self._sql, name), params)
+            return result.first() if result.returns_rows else None
+        return compiled.first_row(conn, self._local.dbapi, params)
+
+    def _compile_driver(self) -> dict[str, DriverStatement | None]:
+        """Compile the hot path's statements once, after the engine's first connection told
+        the dialect which server it talks to (two threads may both do it: same result)."""
+        dialect = self.engine.dialect
+        driver = {name: compile_statement(getattr(self._sql, name), dialect)
+                  for name in HOT_STATEMENTS}
+        for name, compiled in driver.items():
+            if compiled is None:
+                log.info("%s runs through Connection.execute on %s", name, dialect.name)
+        self._driver = driver
+        return driver
 
     def _checkout(self) -> Connection:
         if self._pid != _getpid():  # a forked child: the parent's connections are not ours
@@ -121,13 +184,14 @@ class SqlBackend(SqlCapabilities):
                 self._kept, self._local, self._pid = set(), threading.local(), _getpid()
         self._local.conn = None
         conn = self.engine.connect()
+        self._local.dbapi = conn.connection.dbapi_connection
         self._local.conn = conn
         with self._kept_lock:
             self._kept.add(conn)
         return conn
 
     def _drop(self, conn: Connection) -> None:
-        self._local.conn = None
+        self._local.conn = self._local.dbapi = None
         with self._kept_lock:
             self._kept.discard(conn)
         _quietly_close(conn)
