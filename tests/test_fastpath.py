@@ -16,8 +16,8 @@ from wasmcache import CacheHost, Limits
 from wasmcache.backends.memory import MemoryBackend
 from wasmcache.errors import BackendUnavailable
 from wasmcache.fastpath import prepare_component
-from wasmcache.fastpath.adapter import ERROR_CASES, mirror_guest_wat
-from wasmcache.fastpath.wrap import is_wrapped
+from wasmcache.fastpath.adapter import ERROR_CASES, floor_adapter_wat, mirror_guest_wat
+from wasmcache.fastpath.wrap import is_wrapped, wrap
 from wasmcache.linker import add_to_linker
 from wasmtime.component import Component, Linker
 
@@ -43,8 +43,10 @@ KEYS = ["k", "nul\x00key", "caf\u00e9/\U0001F600", "\u00e9" * 125, "x" * 250, "x
 class Guest:
     """One instance of the mirror guest on a host built with `fast` and maybe wrapped."""
 
-    def __init__(self, host: CacheHost, fast: bool, wrapped: bool) -> None:
-        wasm = prepare_component(MIRROR) if wrapped else MIRROR
+    def __init__(self, host: CacheHost, fast: bool, wrapped: bool, wasm: bytes | None = None
+                 ) -> None:
+        if wasm is None:
+            wasm = prepare_component(MIRROR) if wrapped else MIRROR
         assert is_wrapped(wasm) == wrapped
         linker = Linker(ENGINE)
         add_to_linker(linker, host, fast=fast)
@@ -138,6 +140,17 @@ def test_env_switch_turns_the_wrapper_off(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("WASMCACHE_FAST_PATH", "1")
     wrapped = prepare_component(MIRROR)
     assert wrapped != MIRROR and prepare_component(wrapped) == wrapped
+
+
+def test_the_floor_adapter_answers_in_wasm_without_reaching_the_host() -> None:
+    """The bench's floor guest: same lifts, but no call reaches the backend."""
+    backend = MemoryBackend()
+    guest = Guest(CacheHost(backend, "t"), fast=True, wrapped=True,
+                  wasm=wrap(MIRROR, floor_adapter_wat()))
+    assert guest.set("k", b"v" * 100, None) is None
+    assert guest.get("k") == "not-found"
+    assert guest.delete("k") is None
+    assert backend.usage("t") == (0, 0)
 
 
 def test_a_guest_without_the_cache_import_is_left_alone() -> None:

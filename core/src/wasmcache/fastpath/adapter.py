@@ -9,7 +9,9 @@ side converts with ``.decode('latin-1')`` / ``.encode('latin-1')``.
 
 The same forwarding core code, with the two signatures swapped, makes `mirror_guest_wat`: a tiny
 guest that exports the string interface and imports the real cache interface, which the tests use
-to drive any host path with payloads of any size.
+to drive any host path with payloads of any size. `floor_adapter_wat` is the adapter with the host
+taken out (every call answered in wasm), so the bench can time a guest's own loop-plus-bindings
+floor through exactly the same lifts.
 """
 
 from __future__ import annotations
@@ -131,11 +133,36 @@ def private_instance_type_wat() -> str:
     return f"(component (type (instance {_string_iface_decls()})))"
 
 
+# The floor: the same exports answered without calling the host. set and delete return ok,
+# get returns error not-found (a miss); the key still crosses from the guest exactly as above.
+_ANSWER_IN_WASM = """
+  (core module $Answer
+    (import "a" "memory" (memory 0))
+    (func (export "set") (param i32 i32 i32 i32 i32 i32) (result i32)
+      (i32.store8 (i32.const 0) (i32.const 0)) (i32.const 0))
+    (func (export "get") (param i32 i32) (result i32)
+      (i32.store8 (i32.const 0) (i32.const 1)) (i32.store8 (i32.const 4) (i32.const 0))
+      (i32.const 0))
+    (func (export "delete") (param i32 i32) (result i32)
+      (i32.store8 (i32.const 0) (i32.const 0)) (i32.const 0)))
+  (core instance $fwd (instantiate $Answer (with "a" (instance $alloc))))
+"""
+
+
 def adapter_wat() -> str:
     """A component importing ``host`` (the string interface) and exporting ``cache``."""
+    return _adapter(_FORWARDER + _lower_and_forward("host"))
+
+
+def floor_adapter_wat() -> str:
+    """`adapter_wat` whose calls never reach the host: for measuring the guest's own floor."""
+    return _adapter(_ANSWER_IN_WASM)
+
+
+def _adapter(core: str) -> str:
     return f"""(component
   (import "host" (instance $host {_string_iface_decls()}))
-{_ALLOCATOR}{_FORWARDER}{_lower_and_forward("host")}
+{_ALLOCATOR}{core}
   (type $error' {_ENUM})
   (export $error "error" (type $error'))
   (type $payload' (list u8))

@@ -164,9 +164,9 @@ def _read_export(data: bytes, pos: int) -> tuple[str, bytes, int]:
 
 
 @functools.cache
-def _adapter_parts() -> tuple[bytes, bytes]:
+def _adapter_parts(adapter_source: str) -> tuple[bytes, bytes]:
     """The adapter component's binary and the encoded private instance type."""
-    adapter = wat2wasm(adapter_wat())
+    adapter = wat2wasm(adapter_source)
     types = wat2wasm(private_instance_type_wat())
     (section_id, start, end), = [s for s in _sections(types) if s[0] == TYPE]
     count, pos = _leb(types, start)
@@ -174,8 +174,11 @@ def _adapter_parts() -> tuple[bytes, bytes]:
     return adapter, types[pos:end]
 
 
-def wrap(wasm: bytes) -> bytes:
-    """The wrapper component around `wasm`; raises `Unsupported` when it cannot be built."""
+def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
+    """The wrapper component around `wasm`; raises `Unsupported` when it cannot be built.
+
+    `adapter_source` replaces the adapter's WAT (the bench passes `floor_adapter_wat()`).
+    """
     if wasm[:8] != COMPONENT_HEADER:
         raise Unsupported("not a component of the known binary version")
     sections = _sections(wasm)
@@ -211,7 +214,7 @@ def wrap(wasm: bytes) -> bytes:
                 name, sort, pos = _read_export(wasm, pos)
                 exports.append((name, sort))
 
-    adapter, private_type = _adapter_parts()
+    adapter, private_type = _adapter_parts(adapter_source or adapter_wat())
     type_index = spaces.add(bytes([SORT_TYPE]))
     host_instance = spaces.add(bytes([SORT_INSTANCE]))
     adapter_index = spaces.add(bytes([SORT_COMPONENT]))
