@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import Raw, raw_disk, raw_redis
+from bench.raw import Raw, raw_disk, raw_redis
 
 TOUCHED = (0, 256 << 10, 1 << 20, 4 << 20, 8 << 20)  # bytes written between two calls
 CALLS = 2000

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,138 +30,26 @@ OPS = ("get", "set", "delete")
 sys.path.insert(0, str(ROOT / "examples"))
 from build import build_guest  # noqa: E402
 
-# ---- raw clients: the same operation without wasmcache ---------------------------------
+from bench.raw import RAW_CLIENTS  # noqa: E402
 
-class Raw:
-    """get/set/delete of one key with a backend's own client; `close` cleans up."""
-
-    def __init__(self, get: Callable, set_: Callable, delete: Callable,
-                 close: Callable[[], None] = lambda: None) -> None:
-        self.get, self.set, self.delete, self.close = get, set_, delete, close
-
-
-def raw_memory(_tmp: Path) -> Raw:
-    data: dict[bytes, bytes] = {}
-    return Raw(data.get, data.__setitem__, lambda k: data.pop(k, None))
-
-
-def raw_disk(tmp: Path) -> Raw:
-    import diskcache
-    from wasmcache_disk.options import DEFAULT_JOURNAL_MODE
-
-    # The journal mode wasmcache-disk sets (a rollback journal, not diskcache's WAL: every
-    # read then takes SQLite's shared file lock), so the ratio measures our code alone.
-    cache = diskcache.Cache(str(tmp / "raw-disk"), sqlite_journal_mode=DEFAULT_JOURNAL_MODE)
-    return Raw(cache.get, cache.set, cache.delete, cache.close)
-
-
-def raw_sqlite(tmp: Path) -> Raw:
-    db = sqlite3.connect(tmp / "raw.db", isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # as wasmcache-sql sets it: no fsync per commit
-    db.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB)")
-
-    def get(k: bytes) -> bytes | None:
-        row = db.execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
-        return row[0] if row else None
-
-    return Raw(get, lambda k, v: db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (k, v)),
-               lambda k: db.execute("DELETE FROM kv WHERE k = ?", (k,)), db.close)
-
-
-def raw_postgresql(_tmp: Path) -> Raw:
-    import psycopg
-
-    db = psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True)
-    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
-    db.execute(f"CREATE TABLE {table} (k bytea PRIMARY KEY, v bytea)")
-
-    def get(k: bytes) -> bytes | None:
-        row = db.execute(f"SELECT v FROM {table} WHERE k = %s", (k,)).fetchone()
-        return row[0] if row else None
-
-    def close() -> None:
-        db.execute(f"DROP TABLE {table}")
-        db.close()
-
-    return Raw(get, lambda k, v: db.execute(
-        f"INSERT INTO {table} VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-        (k, v)), lambda k: db.execute(f"DELETE FROM {table} WHERE k = %s", (k,)), close)
-
-
-def raw_mariadb(_tmp: Path) -> Raw:
-    import pymysql
-
-    db = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test",
-                         autocommit=True)
-    cur = db.cursor()
-    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
-    cur.execute(f"CREATE TABLE {table} (k VARBINARY(300) PRIMARY KEY, v LONGBLOB)")
-
-    def get(k: bytes) -> bytes | None:
-        cur.execute(f"SELECT v FROM {table} WHERE k = %s", (k,))
-        row = cur.fetchone()
-        return row[0] if row else None
-
-    def close() -> None:
-        cur.execute(f"DROP TABLE {table}")
-        db.close()
-
-    return Raw(get, lambda k, v: cur.execute(
-        f"REPLACE INTO {table} VALUES (%s, %s)", (k, v)),
-        lambda k: cur.execute(f"DELETE FROM {table} WHERE k = %s", (k,)), close)
-
-
-def raw_redis(_tmp: Path) -> Raw:
-    import redis
-    from redis.backoff import ExponentialWithJitterBackoff
-    from redis.retry import Retry
-    from wasmcache_redis.options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT
-
-    # The client configuration wasmcache-redis builds, so the ratio measures our code alone:
-    # its socket timeout makes CPython poll() before every send and receive (~10 µs a call).
-    pool = redis.ConnectionPool.from_url(
-        "redis://127.0.0.1:6379/0", socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT,
-        socket_timeout=DEFAULT_SOCKET_TIMEOUT,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 0))
-    client = redis.Redis(connection_pool=pool)
-    prefix = f"bench-raw-{uuid.uuid4().hex[:8]}:".encode()
-
-    def close() -> None:
-        for key in client.scan_iter(prefix + b"*"):
-            client.delete(key)
-        client.close()
-        pool.disconnect()
-
-    return Raw(lambda k: client.get(prefix + k), lambda k, v: client.set(prefix + k, v),
-               lambda k: client.delete(prefix + k), close)
-
-
-# scheme registered by a plugin -> (label, wasmcache URL factory, raw client factory)
-BACKENDS: list[tuple[str, str, Callable[[Path], str], Callable[[Path], Raw]]] = [
-    ("memory", "memory", lambda t: "memory://bench", raw_memory),
-    ("disk", "disk", lambda t: f"disk://{t / 'disk'}", raw_disk),
-    ("SQLite", "sqlite", lambda t: f"sqlite:///{t / 'guest.db'}", raw_sqlite),
-    ("PostgreSQL", "postgresql", lambda t: "postgresql://postgres@127.0.0.1:5432/test",
-     raw_postgresql),
-    ("MariaDB", "mysql", lambda t: "mysql+pymysql://root@127.0.0.1:3306/test", raw_mariadb),
-    ("Redis", "redis", lambda t: "redis://127.0.0.1:6379/0", raw_redis),
+# bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw)
+BACKENDS: list[tuple[str, str, Callable[[Path], str]]] = [
+    ("memory", "memory", lambda t: "memory://bench"),
+    ("disk", "disk", lambda t: f"disk://{t / 'disk'}"),
+    ("SQLite", "sqlite", lambda t: f"sqlite:///{t / 'guest.db'}"),
+    ("PostgreSQL", "postgresql", lambda t: "postgresql://postgres@127.0.0.1:5432/test"),
+    ("MariaDB", "mysql", lambda t: "mysql+pymysql://root@127.0.0.1:3306/test"),
+    ("Redis", "redis", lambda t: "redis://127.0.0.1:6379/0"),
 ]
 
 
-def time_raw(raw: Raw, op: str, size: int, iterations: int) -> float:
-    """Seconds per call of `op` with the raw client (same key/value shape as the guest)."""
-    key = f"bench-{op}-{size}".encode()
-    value = bytes(i & 0xFF for i in range(size))
-    if op == "get":
-        raw.set(key, value)
-    call: Callable[[], object] = {
-        "get": lambda: raw.get(key), "set": lambda: raw.set(key, value),
-        "delete": lambda: raw.delete(key)}[op]
-    start = time.perf_counter_ns()
-    for _ in range(iterations):
-        call()
-    return (time.perf_counter_ns() - start) / iterations / 1e9
+def time_raw_fresh(label: str, tmp: Path, op: str, size: int, iterations: int) -> float:
+    """Seconds per call of the raw loop, timed in a fresh process (see bench.raw)."""
+    done = subprocess.run([sys.executable, "-m", "bench.raw", label, str(tmp), op, str(size),
+                           str(iterations)], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"raw {label} {op} failed: {done.stderr.strip()[-500:]}")
+    return float(done.stdout)
 
 
 # ---- the guest -------------------------------------------------------------------------
@@ -221,8 +108,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=None,
                         help="back-to-back guest/raw pairs per operation (default 5; 1 with "
                              "--smoke); medians are reported")
+    parser.add_argument("--only", metavar="LABELS", default=None,
+                        help="comma-separated backends to run, e.g. Redis,SQLite")
     parser.add_argument("--out", type=Path, default=RESULTS, help="result directory")
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
     small, large = (3, 2) if args.smoke else (2000, 20)
     rounds = args.rounds or (1 if args.smoke else 5)
     from wasmcache.plugins import get_registry
@@ -235,14 +125,16 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results["floor"] = guest_floor(guest, tmp, env, small, rounds)
-        for label, scheme, url_of, raw_of in BACKENDS:
+        for label, scheme, url_of in BACKENDS:
+            if only is not None and label not in only:
+                continue
             if scheme not in schemes:
                 results["skipped"][label] = f"no plugin registers {scheme}://"
                 print(f"bench: skipping {label}: no installed plugin registers {scheme}://")
                 continue
             try:
-                raw = raw_of(tmp)
-            except Exception as exc:  # noqa: BLE001 - a missing server skips, loudly
+                RAW_CLIENTS[label](tmp).close()  # a server that is down skips, loudly
+            except Exception as exc:  # noqa: BLE001
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
@@ -251,14 +143,12 @@ def main(argv: list[str] | None = None) -> dict:
             try:
                 results["backends"][label] = {
                     "url": url_of(tmp).split("@")[-1],
-                    "rows": compare(guest, url_of(tmp), raw, specs, env, rounds,
+                    "rows": compare(guest, url_of(tmp), label, tmp, specs, env, rounds,
                                     results["floor"])}
                 print(f"bench: {label} done", flush=True)
             except Exception as exc:  # noqa: BLE001
                 results["skipped"][label] = f"guest run failed: {exc}"
                 print(f"bench: skipping {label}: {exc}")
-            finally:
-                raw.close()
         results["floor"].update(host_overhead(results))
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
@@ -272,13 +162,14 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def compare(guest: Path, url: str, raw: Raw, specs: list[str], env: dict[str, str],
-            rounds: int, floor: dict) -> list[dict]:
+def compare(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
+            env: dict[str, str], rounds: int, floor: dict) -> list[dict]:
     """Guest and raw timings of every spec, as `rounds` back-to-back pairs; medians.
 
     Loopback and disk latencies on a shared VM switch between regimes that last seconds (four
     back-to-back rounds of raw redis-py GET measured 29-107 µs), so each spec's guest run is
-    followed at once by the raw loop, and the ratio is the median of these paired ratios.
+    followed at once by the raw loop, each in a fresh process, and the ratio is the median of
+    these paired ratios.
     """
     guest_s: dict[str, list[float]] = {spec: [] for spec in specs}
     raw_s: dict[str, list[float]] = {spec: [] for spec in specs}
@@ -286,7 +177,8 @@ def compare(guest: Path, url: str, raw: Raw, specs: list[str], env: dict[str, st
         for spec in specs:
             line, = run_guest(guest, url, [spec], env)[0]
             guest_s[spec].append(line["ns"] / line["iterations"] / 1e9)
-            raw_s[spec].append(time_raw(raw, line["op"], line["size"], line["iterations"]))
+            raw_s[spec].append(time_raw_fresh(label, tmp, line["op"], line["size"],
+                                              line["iterations"]))
     rows = []
     for spec in specs:
         op, size, _ = spec.split(":")

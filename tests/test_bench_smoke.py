@@ -22,5 +22,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for label, data in results["backends"].items():
         assert {(r["op"], r["size"]) for r in data["rows"]} == {
             (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}, label
-    assert (tmp_path / "bench.md").read_text().startswith("| backend |")
+    table = (tmp_path / "bench.md").read_text().splitlines()
+    assert table[2].startswith("| backend | op | size | guest µs/call | raw µs/call |")
+    assert results["floor"]["delete_s"] > 0
+    assert "ceiling" in results["backends"]["memory"]["rows"][0]
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
