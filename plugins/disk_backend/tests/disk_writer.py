@@ -25,7 +25,7 @@ import wasmcache
 
 OWN_KEYS = 400
 SHARED_KEYS = 100
-BIG = 40 * 1024  # above diskcache's 32 KiB: stored as a file, not a BLOB
+BIG = 40 * 1024  # above diskcache's own 32 KiB file threshold, which wasmcache-disk lifts
 
 
 def checked(key: bytes, value: bytes | None) -> bytes:

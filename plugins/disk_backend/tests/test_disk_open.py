@@ -100,6 +100,17 @@ def test_values_round_trip_exactly_as_bytes(backend: DiskBackend, size: int) -> 
     assert type(got) is bytes and got == value
 
 
+def test_large_values_live_in_the_database_not_in_unsynced_files(backend: DiskBackend,
+                                                                 directory: Path) -> None:
+    """diskcache never fsyncs its value files: every value must be inside SQLite's database."""
+    for size in (32 * 1024, MIB):
+        backend.set("ns", f"k{size}".encode(), b"\xff" * size, None)
+    backend.set("ns", f"k{MIB}".encode(), b"\x01" * MIB, None)  # an overwrite, too
+    assert list(directory.rglob("*.val")) == []  # diskcache's value files
+    with diskcache.Cache(str(directory)) as plain:
+        assert plain.get(storage_key("ns", f"k{MIB}".encode())) == b"\x01" * MIB
+
+
 def test_entries_are_plain_diskcache_entries(backend: DiskBackend, directory: Path) -> None:
     backend.set("ns", b"k\0:x", b"value", None)
     backend.set("ns", b"ttl", b"short", 100)

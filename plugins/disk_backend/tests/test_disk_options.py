@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from wasmcache import WasmcacheError
-from wasmcache_disk.options import DEFAULT_TIMEOUT, parse_size, parse_url
+from wasmcache_disk.options import DEFAULT_TIMEOUT, INLINE_VALUES_BELOW, parse_size, parse_url
 
 
 def test_relative_path_is_relative_to_the_working_directory(tmp_path: Path) -> None:
@@ -26,9 +26,10 @@ def test_absolute_path_and_percent_decoding() -> None:
     assert parse_url("disk:///tmp/a%20b%3Fc%23d").directory == Path("/tmp/a b?c#d")
 
 
-def test_defaults_pass_only_the_journal_mode_to_diskcache() -> None:
+def test_defaults_pass_only_the_journal_mode_and_inline_values_to_diskcache() -> None:
     options = parse_url("disk:///tmp/x")
-    safe = {"sqlite_journal_mode": "persist"}  # never diskcache's WAL unless asked for
+    # never diskcache's WAL unless asked for; never its unsynced value files
+    safe = {"sqlite_journal_mode": "persist", "disk_min_file_size": INLINE_VALUES_BELOW}
     assert (options.shards, options.timeout, options.settings) == (1, DEFAULT_TIMEOUT, safe)
     assert parse_url("disk:///tmp/x?").settings == safe
 
@@ -39,7 +40,8 @@ def test_every_option() -> None:
     assert options.shards == 4
     assert options.timeout == 0.5
     assert options.settings == {"size_limit": 2**30, "eviction_policy": "least-recently-used",
-                                "cull_limit": 0, "sqlite_journal_mode": "wal"}
+                                "cull_limit": 0, "sqlite_journal_mode": "wal",
+                                "disk_min_file_size": INLINE_VALUES_BELOW}
 
 
 @pytest.mark.parametrize(("text", "size"), [

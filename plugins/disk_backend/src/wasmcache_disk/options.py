@@ -63,6 +63,12 @@ MAX_SHARDS = 256  # FanoutCache names shard directories 000..999; more than this
 MAX_TIMEOUT = 3600.0
 JOURNAL_MODES = ("persist", "wal")
 DEFAULT_JOURNAL_MODE = "persist"  # never "wal" by default: see journal_mode above
+#: diskcache's `disk_min_file_size`: values below it live inside SQLite's database. diskcache
+#: writes larger ones to separate files that it never fsyncs (after a simulated crash such a
+#: value read back as b"") and replaces them non-atomically (a concurrent reader could miss
+#: it), so every value wasmcache can store stays in the database, journaled and synced with
+#: its commit. 10**9 is SQLite's default maximum BLOB length.
+INLINE_VALUES_BELOW = 10**9
 
 _UNITS = {
     "": 1, "b": 1,
@@ -90,11 +96,13 @@ class DiskOptions:
 
         The journal mode is always given: a directory made earlier (or by plain diskcache)
         has WAL stored in its settings, and that must not survive an open that did not ask.
+        So is the inline-value threshold (`INLINE_VALUES_BELOW`), for the same reason.
         """
         given = {"size_limit": self.size_limit, "eviction_policy": self.eviction_policy,
                  "cull_limit": self.cull_limit}
         chosen = {name: value for name, value in given.items() if value is not None}
-        return {**chosen, "sqlite_journal_mode": self.journal_mode}
+        return {**chosen, "sqlite_journal_mode": self.journal_mode,
+                "disk_min_file_size": INLINE_VALUES_BELOW}
 
 
 def parse_size(text: str) -> int:
