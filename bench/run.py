@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
-SIZES = {"100 B": 100, "1 MiB": 1024 * 1024}
+MIB = 1024 * 1024
+SIZES = {"100 B": 100, "1 MiB": MIB}
 OPS = ("get", "set", "delete")
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "fast_path": env}
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        results["floor"] = guest_floor(guest, tmp, env, small, rounds)
+        results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
         for label, scheme, url_of in BACKENDS:
             if only is not None and label not in only:
                 continue
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["floor"].update(host_overhead(results))
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
-            guest, "memory://", [f"get:{1 << 20}:{large}", f"set:{1 << 20}:{large}"], env)
+            guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
@@ -184,21 +185,23 @@ def compare(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
         op, size, _ = spec.split(":")
         per_round = [r / g for g, r in zip(guest_s[spec], raw_s[spec], strict=True)]
         raw_median = statistics.median(raw_s[spec])
-        floor_s = floor.get(f"{op if op != 'get' else 'delete'}_s")
+        floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
         rows.append({"op": op, "size": int(size), "guest_s": statistics.median(guest_s[spec]),
                      "raw_s": raw_median, "ratio": statistics.median(per_round),
                      "ratio_rounds": [min(per_round), max(per_round)],
                      "ceiling": raw_median / (raw_median + floor_s)
-                     if floor_s is not None and int(size) < 1000 else None})
+                     if floor_s is not None else None})
     return rows
 
 
-def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, rounds: int
-                ) -> dict:
+def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: int,
+                rounds: int) -> dict:
     """The guest's own loop-plus-bindings floor: the same guest, calls answered in wasm.
 
-    The guest is nested with `floor_adapter_wat` instead of the real adapter, so its set and
-    delete cross the same bindings and the same canonical-ABI lifts but never reach the host.
+    The guest is nested with `floor_adapter_wat` instead of the real adapter, so its calls
+    cross the same bindings and the same canonical-ABI lifts but never reach the host (a get
+    returns the last value set). Keys: "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s",
+    "set_1mib_s".
     """
     from wasmcache.fastpath.adapter import floor_adapter_wat
     from wasmcache.fastpath.wrap import wrap
@@ -207,10 +210,12 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, rounds:
     floor_guest.write_bytes(wrap(guest.read_bytes(), floor_adapter_wat()))
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
-        lines = run_guest(floor_guest, "memory://", ["empty:0:10000", f"delete:100:{small}",
-                                                     f"set:100:{small}"], env)[0]
+        lines = run_guest(floor_guest, "memory://", [
+            "empty:0:10000", f"delete:100:{small}", f"set:100:{small}", f"get:100:{small}",
+            f"set:{MIB}:{large}", f"get:{MIB}:{large}"], env)[0]
         for line in lines:
-            name = "empty_loop_s" if line["op"] == "empty" else f"{line['op']}_s"
+            size = "_1mib" if line["size"] == MIB else ""
+            name = "empty_loop_s" if line["op"] == "empty" else f"{line['op']}{size}_s"
             runs.setdefault(name, []).append(line["ns"] / line["iterations"] / 1e9)
     return {name: statistics.median(times) for name, times in runs.items()}
 
@@ -232,10 +237,15 @@ def host_overhead(results: dict) -> dict:
         host.delete("bench-delete-100")
     host_python = (time.perf_counter_ns() - start) / 1e4 / 1e9
     overhead = delete["guest_s"] - floor["delete_s"]
+    per_op = {}
+    for row in memory["rows"]:
+        name = f"{row['op']}{'_1mib' if row['size'] == MIB else ''}"
+        if f"{name}_s" in floor:
+            per_op[name] = row["guest_s"] - floor[f"{name}_s"]
     return {"guest_delete_s": delete["guest_s"], "host_overhead_s": overhead,
             "overhead_over_floor": overhead / floor["delete_s"],
             "host_python_delete_s": host_python,
-            "call_machinery_s": overhead - host_python}
+            "call_machinery_s": overhead - host_python, "host_overhead_by_op_s": per_op}
 
 
 def _fmt(seconds: float) -> str:
@@ -265,7 +275,10 @@ def markdown(results: dict) -> str:
     if f:
         lines += [f"| guest empty loop, µs/iteration | {_fmt(f['empty_loop_s'])} |",
                   f"| floor: guest delete answered in wasm, µs/call | {_fmt(f['delete_s'])} |",
-                  f"| floor: guest set of 100 B answered in wasm, µs/call | {_fmt(f['set_s'])} |"]
+                  f"| floor: guest set / get of 100 B answered in wasm, µs/call | "
+                  f"{_fmt(f['set_s'])} / {_fmt(f['get_s'])} |",
+                  f"| floor: guest set / get of 1 MiB answered in wasm, µs/call | "
+                  f"{_fmt(f['set_1mib_s'])} / {_fmt(f['get_1mib_s'])} |"]
     if "host_overhead_s" in f:
         lines += [f"| guest delete on memory, µs/call | {_fmt(f['guest_delete_s'])} |",
                   f"| host overhead (guest delete − floor), µs | {_fmt(f['host_overhead_s'])} |",
@@ -274,6 +287,9 @@ def markdown(results: dict) -> str:
                   f"{_fmt(f['host_python_delete_s'])} |",
                   f"| of which wasmtime host call + ctypes + argument glue, µs | "
                   f"{_fmt(f['call_machinery_s'])} |"]
+        lines += [f"| host overhead of {name.replace('_1mib', ' 1 MiB')} on memory "
+                  f"(guest − floor), µs | {_fmt(seconds)} |"
+                  for name, seconds in f["host_overhead_by_op_s"].items() if name != "delete"]
     lines += [f"| cold start (fresh compile cache), s | {s['cold_s']:.2f} |",
               f"| warm start, s | {s['warm_s']:.3f} |",
               f"| cold / warm | {s['cold_over_warm']:.0f}× |",

@@ -143,13 +143,17 @@ def test_env_switch_turns_the_wrapper_off(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_the_floor_adapter_answers_in_wasm_without_reaching_the_host() -> None:
-    """The bench's floor guest: same lifts, but no call reaches the backend."""
+    """The bench's floor guest: same lifts, but no call reaches the backend; get returns the
+    last value set (so a guest that checks what it reads back still runs)."""
     backend = MemoryBackend()
     guest = Guest(CacheHost(backend, "t"), fast=True, wrapped=True,
                   wasm=wrap(MIRROR, floor_adapter_wat()))
-    assert guest.set("k", b"v" * 100, None) is None
     assert guest.get("k") == "not-found"
+    assert guest.set("k", VALUES["1mib"], None) is None
+    assert guest.set("k", VALUES["all-bytes"], None) is None
+    assert guest.get("other key") == VALUES["all-bytes"]  # the last value set, whatever the key
     assert guest.delete("k") is None
+    assert guest.get("k") == "not-found"
     assert backend.usage("t") == (0, 0)
 
 

@@ -133,20 +133,43 @@ def private_instance_type_wat() -> str:
     return f"(component (type (instance {_string_iface_decls()})))"
 
 
-# The floor: the same exports answered without calling the host. set and delete return ok,
-# get returns error not-found (a miss); the key still crosses from the guest exactly as above.
+# The floor: the same exports answered without calling the host. The last value set is kept
+# at `_STASH` (above anything the bump allocator hands out for values up to 16 MiB) and is what
+# every get returns until a delete; before any set, get answers not-found. Keys still cross
+# from the guest and values in both directions exactly as through the real adapter.
+_STASH = 16 << 20
 _ANSWER_IN_WASM = """
   (core module $Answer
     (import "a" "memory" (memory 0))
-    (func (export "set") (param i32 i32 i32 i32 i32 i32) (result i32)
+    (global $stashed (mut i32) (i32.const -1))
+    (func (export "set") (param i32 i32) (param $value i32) (param $len i32) (param i32 i32)
+                         (result i32)
+      (local $need i32) (local $have i32)
+      (local.set $need (i32.add (i32.const STASH) (local.get $len)))
+      (local.set $have (i32.shl (memory.size) (i32.const 16)))
+      (if (i32.gt_u (local.get $need) (local.get $have))
+        (then
+          (if (i32.lt_s
+                (memory.grow (i32.shr_u
+                  (i32.add (i32.sub (local.get $need) (local.get $have)) (i32.const 65535))
+                  (i32.const 16)))
+                (i32.const 0))
+            (then unreachable))))
+      (memory.copy (i32.const STASH) (local.get $value) (local.get $len))
+      (global.set $stashed (local.get $len))
       (i32.store8 (i32.const 0) (i32.const 0)) (i32.const 0))
     (func (export "get") (param i32 i32) (result i32)
-      (i32.store8 (i32.const 0) (i32.const 1)) (i32.store8 (i32.const 4) (i32.const 0))
+      (if (i32.lt_s (global.get $stashed) (i32.const 0))
+        (then (i32.store8 (i32.const 0) (i32.const 1)) (i32.store8 (i32.const 4) (i32.const 0)))
+        (else (i32.store8 (i32.const 0) (i32.const 0))
+              (i32.store (i32.const 4) (i32.const STASH))
+              (i32.store (i32.const 8) (global.get $stashed))))
       (i32.const 0))
     (func (export "delete") (param i32 i32) (result i32)
+      (global.set $stashed (i32.const -1))
       (i32.store8 (i32.const 0) (i32.const 0)) (i32.const 0)))
   (core instance $fwd (instantiate $Answer (with "a" (instance $alloc))))
-"""
+""".replace("STASH", str(_STASH))
 
 
 def adapter_wat() -> str:
