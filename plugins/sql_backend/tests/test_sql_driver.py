@@ -32,6 +32,20 @@ def backend(any_url: str) -> Iterator[SqlBackend]:
         opened.close()
 
 
+@pytest.fixture(params=["pg_url", "mysql_url"])
+def server_backend(request: pytest.FixtureRequest) -> Iterator[tuple[SqlBackend, str]]:
+    """A backend on each database server in turn, with key "k" = "v" in a fresh namespace."""
+    opened = open_backend(f"{request.getfixturevalue(request.param)}&purge_batch=0")
+    assert isinstance(opened, SqlBackend)
+    namespace = unique_namespace()
+    try:
+        opened.set(namespace, b"k", b"v", None)
+        yield opened, namespace
+    finally:
+        opened.delete(namespace, b"k")
+        opened.close()
+
+
 def _normalized(value: Any) -> Any:
     """A bound value as a comparable (type, content): memoryview, psycopg Binary, bytes..."""
     content = getattr(value, "obj", value)  # psycopg's Binary wraps the bytes in .obj
@@ -142,43 +156,28 @@ def _kill_session(backend: SqlBackend) -> None:
 
 @pytest.mark.parametrize("call", ["get", "set", "delete"])
 def test_a_killed_kept_connection_is_replaced_and_the_call_retried(
-        pg_url: str, mysql_url: str, call: str) -> None:
-    for url in (pg_url, mysql_url):
-        backend = open_backend(f"{url}&purge_batch=0")
-        assert isinstance(backend, SqlBackend)
-        namespace = unique_namespace()
-        try:
-            backend.set(namespace, b"k", b"v", None)
-            killed = backend._local.conn
-            _kill_session(backend)
-            if call == "get":
-                assert backend.get(namespace, b"k") == b"v"
-            elif call == "set":
-                backend.set(namespace, b"k", b"w", None)
-                assert backend.get(namespace, b"k") == b"w"
-            else:
-                backend.delete(namespace, b"k")
-                assert backend.get(namespace, b"k") is None
-            assert backend._local.conn is not killed
-        finally:
-            backend.delete(namespace, b"k")
-            backend.close()
+        server_backend: tuple[SqlBackend, str], call: str) -> None:
+    backend, namespace = server_backend
+    killed = backend._local.conn
+    _kill_session(backend)
+    if call == "get":
+        assert backend.get(namespace, b"k") == b"v"
+    elif call == "set":
+        backend.set(namespace, b"k", b"w", None)
+        assert backend.get(namespace, b"k") == b"w"
+    else:
+        backend.delete(namespace, b"k")
+        assert backend.get(namespace, b"k") is None
+    assert backend._local.conn is not killed
 
 
-def test_a_bad_request_propagates_as_sqlalchemys_error(pg_url: str, mysql_url: str) -> None:
+def test_a_bad_request_propagates_as_sqlalchemys_error(
+        server_backend: tuple[SqlBackend, str]) -> None:
     """A namespace longer than the column is the database refusing the request, not an
     outage: SQLAlchemy's DBAPIError, not BackendUnavailable; the next call works."""
-    for url in (pg_url, mysql_url):
-        backend = open_backend(f"{url}&purge_batch=0")
-        assert isinstance(backend, SqlBackend)
-        namespace = unique_namespace()
-        try:
-            backend.set(namespace, b"k", b"v", None)
-            with pytest.raises(sa.exc.DBAPIError) as raised:
-                backend.set("n" * 65, b"k", b"v", None)
-            assert not isinstance(raised.value, BackendUnavailable)
-            assert not raised.value.connection_invalidated
-            assert backend.get(namespace, b"k") == b"v"
-        finally:
-            backend.delete(namespace, b"k")
-            backend.close()
+    backend, namespace = server_backend
+    with pytest.raises(sa.exc.DBAPIError) as raised:
+        backend.set("n" * 65, b"k", b"v", None)
+    assert not isinstance(raised.value, BackendUnavailable)
+    assert not raised.value.connection_invalidated
+    assert backend.get(namespace, b"k") == b"v"
