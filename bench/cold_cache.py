@@ -1,11 +1,14 @@
-"""Why a backend call costs more between guest calls than in a tight loop: cold CPU caches.
+"""How much a backend call pays for running between guest calls (cold CPU caches).
 
     .venv/bin/python -m bench.cold_cache
 
-Times the raw client's 100-byte get (disk and Redis, as bench/run.py configures them) in a
-tight loop, then with a given amount of memory written between calls, which is what running
-guest code between two host calls does to the CPU's caches. No wasm is involved: if the get
-slows down here, the same slowdown inside `wasmcache run` is not the host's code.
+Two measurements, for disk and Redis (raw clients configured as bench/run.py configures them):
+
+* the raw client's 100-byte get in a tight loop, then with a given amount of memory written
+  between calls: how sensitive the call is to the state of the CPU's caches (no wasm at all);
+* inside a real run of the bench guest, each guest get makes the host call the backend twice
+  in a row: the first call follows guest code, the second follows the first, so the difference
+  of their medians is what running the guest between calls costs the backend.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from wasmcache import Backend, open_backend
+from wasmcache.runner import GuestOptions, run_guest
 
 from bench.raw import Raw, raw_disk, raw_redis
 
@@ -42,8 +48,60 @@ def get_between_touches(raw: Raw, touched: int) -> float:
     return statistics.median(rounds)
 
 
+class TwiceTimed:
+    """A backend whose get calls the real one twice in a row, timing each call."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.first: list[int] = []
+        self.second: list[int] = []
+
+    def get(self, namespace: str, key: bytes) -> bytes | None:
+        start = time.perf_counter_ns()
+        self.inner.get(namespace, key)
+        middle = time.perf_counter_ns()
+        value = self.inner.get(namespace, key)
+        self.first.append(middle - start)
+        self.second.append(time.perf_counter_ns() - middle)
+        return value
+
+    def set(self, namespace: str, key: bytes, value: bytes, ttl: int | None) -> None:
+        self.inner.set(namespace, key, value, ttl)
+
+    def delete(self, namespace: str, key: bytes) -> None:
+        self.inner.delete(namespace, key)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def in_guest(url: str) -> tuple[float, float]:
+    """Median seconds of the first and the second backend get per guest get."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from build import build_guest
+
+    backend = TwiceTimed(open_backend(url))
+    try:
+        run_guest(build_guest("bench_guest"), backend,
+                  GuestOptions(namespace="cold-cache-probe", args=[f"get:100:{CALLS}"]))
+        backend.delete("cold-cache-probe", b"bench-get-100")
+    finally:
+        backend.close()
+    return statistics.median(backend.first) / 1e9, statistics.median(backend.second) / 1e9
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wasmcache-cold-") as tmp:
+        for label, url in (("disk", f"disk://{tmp}/guest"), ("Redis", "redis://127.0.0.1:6379/0")):
+            try:
+                first, second = in_guest(url)
+            except Exception as exc:  # noqa: BLE001 - a server that is down skips, loudly
+                print(f"{label}: skipped: {type(exc).__name__}: {exc}")
+                continue
+            print(f"{label} backend get inside a guest run -> after guest code: "
+                  f"{first * 1e6:.1f} µs, right after another get: {second * 1e6:.1f} µs")
         for label, factory in (("disk", raw_disk), ("Redis", raw_redis)):
             try:
                 raw = factory(Path(tmp))
