@@ -1,6 +1,6 @@
 """How much a backend call pays for running between guest calls (cold CPU caches).
 
-    .venv/bin/python -m bench.cold_cache
+    .venv/bin/python -m bench.cold_cache [--calls N]
 
 Two measurements, for disk and Redis (raw clients configured as bench/run.py configures them):
 
@@ -13,6 +13,7 @@ Two measurements, for disk and Redis (raw clients configured as bench/run.py con
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
 import time
@@ -28,7 +29,7 @@ CALLS = 2000
 ROUNDS = 3
 
 
-def get_between_touches(raw: Raw, touched: int) -> float:
+def get_between_touches(raw: Raw, touched: int, calls: int) -> float:
     """Median over `ROUNDS` of the mean get time (s) with `touched` bytes written between."""
     key = b"cold-cache-probe"
     raw.set(key, bytes(range(100)))
@@ -37,13 +38,13 @@ def get_between_touches(raw: Raw, touched: int) -> float:
     rounds = []
     for _ in range(ROUNDS):
         total = 0
-        for _ in range(CALLS):
+        for _ in range(calls):
             if touched:
                 scratch[0:touched:64] = line
             start = time.perf_counter_ns()
             raw.get(key)
             total += time.perf_counter_ns() - start
-        rounds.append(total / CALLS / 1e9)
+        rounds.append(total / calls / 1e9)
     raw.delete(key)
     return statistics.median(rounds)
 
@@ -75,7 +76,7 @@ class TwiceTimed:
         self.inner.close()
 
 
-def in_guest(url: str) -> tuple[float, float]:
+def in_guest(url: str, calls: int) -> tuple[float, float]:
     """Median seconds of the first and the second backend get per guest get."""
     import sys
 
@@ -85,18 +86,21 @@ def in_guest(url: str) -> tuple[float, float]:
     backend = TwiceTimed(open_backend(url))
     try:
         run_guest(build_guest("bench_guest"), backend,
-                  GuestOptions(namespace="cold-cache-probe", args=[f"get:100:{CALLS}"]))
+                  GuestOptions(namespace="cold-cache-probe", args=[f"get:100:{calls}"]))
         backend.delete("cold-cache-probe", b"bench-get-100")
     finally:
         backend.close()
     return statistics.median(backend.first) / 1e9, statistics.median(backend.second) / 1e9
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_cache")
+    parser.add_argument("--calls", type=int, default=CALLS, help="calls per measurement")
+    calls = parser.parse_args(argv).calls
     with tempfile.TemporaryDirectory(prefix="wasmcache-cold-") as tmp:
         for label, url in (("disk", f"disk://{tmp}/guest"), ("Redis", "redis://127.0.0.1:6379/0")):
             try:
-                first, second = in_guest(url)
+                first, second = in_guest(url, calls)
             except Exception as exc:  # noqa: BLE001 - a server that is down skips, loudly
                 print(f"{label}: skipped: {type(exc).__name__}: {exc}")
                 continue
@@ -109,7 +113,8 @@ def main() -> None:
                 print(f"{label}: skipped: {type(exc).__name__}: {exc}")
                 continue
             try:
-                cells = [f"{touched >> 10} KiB: {get_between_touches(raw, touched) * 1e6:.1f} µs"
+                cells = [f"{touched >> 10} KiB: "
+                         f"{get_between_touches(raw, touched, calls) * 1e6:.1f} µs"
                          for touched in TOUCHED]
             finally:
                 raw.close()

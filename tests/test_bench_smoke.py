@@ -27,3 +27,13 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert results["floor"]["delete_s"] > 0
     assert "ceiling" in results["backends"]["memory"]["rows"][0]
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_cold_cache_probe_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.cold_cache", "--calls", "3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for label in ("disk", "Redis"):
+        assert f"{label} backend get inside a guest run -> after guest code:" in done.stdout
+        assert f"{label} raw get, memory written between calls -> 0 KiB:" in done.stdout
