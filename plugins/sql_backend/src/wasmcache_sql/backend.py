@@ -24,7 +24,7 @@ from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
 from . import schema, statements
 from .capabilities import SqlCapabilities
 from .driver import DriverStatement, compile_statement
-from .errors import raise_if_unavailable, translated
+from .errors import is_deadlock_victim, raise_if_unavailable, translated
 from .options import SqlOptions
 
 log = logging.getLogger("wasmcache_sql")
@@ -32,6 +32,9 @@ log = logging.getLogger("wasmcache_sql")
 #: PyMySQL sends a value as an escaped literal: up to twice its size, plus the statement.
 MYSQL_PACKET_NEEDED = 2 * MAX_VALUE_BYTES + 64 * 1024
 _getpid = os.getpid
+#: How many times a statement rolled back as a deadlock's victim is run again before the
+#: error reaches the guest (as `internal`).
+DEADLOCK_RETRIES = 3
 #: The statements the hot path runs on the DBAPI cursor (attributes of `statements.Statements`).
 HOT_STATEMENTS = ("get", "upsert", "delete")
 T = TypeVar("T")
@@ -127,6 +130,21 @@ class SqlBackend(SqlCapabilities):
 
     def _with_connection(self, run: Callable[[Connection, Any, dict[str, Any]], T],
                          statement: Any, params: dict[str, Any]) -> T:
+        """`_on_kept_connection`, run again (up to `DEADLOCK_RETRIES` times) when the database
+        rolled the statement back as a deadlock's victim: every statement here runs alone in
+        autocommit, so nothing of the failed attempt was kept."""
+        for _ in range(DEADLOCK_RETRIES):
+            try:
+                return self._on_kept_connection(run, statement, params)
+            except DBAPIError as exc:
+                if not is_deadlock_victim(exc):
+                    raise
+                log.info("statement on %s was a deadlock victim; running it again",
+                         self.table.name)
+        return self._on_kept_connection(run, statement, params)
+
+    def _on_kept_connection(self, run: Callable[[Connection, Any, dict[str, Any]], T],
+                            statement: Any, params: dict[str, Any]) -> T:
         """``run(conn, statement, params)`` on this thread's kept connection, autocommitted.
 
         A pool checkout and return per call cost more than the statement itself on SQLite, so

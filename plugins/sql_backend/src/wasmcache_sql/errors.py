@@ -34,6 +34,28 @@ PG_TRANSIENT_FATAL = ("is starting up", "is shutting down", "recovery mode",
 PG_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
+#: MySQL/MariaDB: InnoDB rolled this statement back as a deadlock's victim.
+MYSQL_DEADLOCK = 1213
+#: PostgreSQL SQLSTATEs of a statement rolled back to break a deadlock or a serialization
+#: conflict.
+PG_ROLLED_BACK_STATES = ("40P01", "40001")
+
+
+def is_deadlock_victim(exc: BaseException) -> bool:
+    """True if the database rolled the statement back to break a lock cycle with another
+    session (concurrent upserts and the expiry sweep can form one on InnoDB). Running it again
+    is the remedy both databases document; in autocommit nothing of it was kept."""
+    if not isinstance(exc, sa_exc.DBAPIError) or exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    module = type(orig).__module__
+    if module.startswith("pymysql"):
+        return bool(orig.args) and orig.args[0] == MYSQL_DEADLOCK
+    if module.startswith("psycopg"):
+        return getattr(orig, "sqlstate", None) in PG_ROLLED_BACK_STATES
+    return False
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True if `exc` says the database could not be reached, not that the request was wrong."""
     if isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
