@@ -38,29 +38,36 @@ def _artefact_path(directory: Path, wasm: bytes, engine_key: str) -> Path:
     return directory / f"{digest}-wasmtime{version}-{engine_key}.cwasm"
 
 
+Inspect = Callable[[Component, Engine, bool], None]
+
+
 def load_component(engine: Engine, wasm: bytes, engine_key: str,
                    directory: Path | None,
-                   prepare: Callable[[bytes], bytes] | None = None) -> Component:
+                   prepare: Callable[[bytes], bytes] | None = None,
+                   inspect: Inspect | None = None) -> Component:
     """Compile `wasm`, or load its cached compilation; `engine_key` names the engine settings.
 
-    `prepare` (e.g. the fast path's wrapper) transforms `wasm` before it is compiled; the cache
-    is keyed on the unprepared bytes, so a warm start skips it, and `engine_key` must then also
-    name what `prepare` does. Raises `WasmtimeError` when `wasm` is not a valid component.
+    `prepare` (e.g. the payload adapter's wrapper) transforms `wasm` before it is compiled; the
+    cache is keyed on the unprepared bytes, so a warm start skips it, and `engine_key` must
+    then also name what `prepare` does. ``inspect(component, engine, prepared)`` sees a freshly
+    compiled component before it is cached and may raise to refuse it (only what passed is
+    ever cached). Raises `WasmtimeError` when `wasm` is not a valid component.
     """
-    if directory is None:
-        return Component(engine, prepare(wasm) if prepare else wasm)
-    path = _artefact_path(directory, wasm, engine_key)
-    if path.exists():
+    path = None if directory is None else _artefact_path(directory, wasm, engine_key)
+    if path is not None and path.exists():
         try:
             return Component.deserialize_file(engine, str(path))
         except WasmtimeError:
             path.unlink(missing_ok=True)  # stale or damaged: compile again below
-    if prepare is not None:
-        wasm = prepare(wasm)
-    if sys.stderr.isatty():
-        print(f"wasmcache: compiling {len(wasm) / 1e6:.1f} MB component (cached for next time)...",
-              file=sys.stderr, flush=True)
-    component = Component(engine, wasm)
+    prepared = prepare(wasm) if prepare is not None else wasm
+    if path is not None and sys.stderr.isatty():
+        print(f"wasmcache: compiling {len(prepared) / 1e6:.1f} MB component (cached for next "
+              "time)...", file=sys.stderr, flush=True)
+    component = Component(engine, prepared)
+    if inspect is not None:
+        inspect(component, engine, prepared is not wasm)
+    if path is None or directory is None:
+        return component
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .buckets import DEFAULT_BUCKET, bucket_problem
 from .errors import WasmcacheError
-from .keyvalue.buckets import DEFAULT_BUCKET, bucket_problem
-from .keyvalue.host import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Limits
 from .policy import Access, Policy
+from .session import DEFAULT_PAGE_SIZE
 
 DEFAULT_CONFIG_FILE = "wasmcache.toml"
 BACKEND_ENV = "WASMCACHE_BACKEND"

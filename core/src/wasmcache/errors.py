@@ -1,17 +1,18 @@
 """The interface's error cases, and the exceptions a backend raises to reach them.
 
 A backend never returns error codes: it raises `BackendUnavailable` when its server cannot be
-reached and lets anything else propagate. The core turns both into the WIT `error` enum at the
-guest boundary, so a backend fault never traps the guest.
+reached and lets anything else propagate. `GuestSession` turns both into the WIT `error` enum at
+the guest boundary, so a backend fault never traps the guest.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class CacheError(enum.StrEnum):
-    """`wasmcache:cache/cache.error`; the value is the case name wasmtime-py expects."""
+    """`wasmcache:cache/cache.error`, in WIT order; the value is the case's WIT name."""
 
     NOT_FOUND = "not-found"
     INVALID_KEY = "invalid-key"
@@ -21,17 +22,17 @@ class CacheError(enum.StrEnum):
     INTERNAL = "internal"
 
 
+@dataclass(frozen=True, slots=True)
+class BadRequest:
+    """A request the cache interface has no error case for (wasi:keyvalue only): incrementing
+    a value that is not a counter, a bad list-keys cursor. The guest sees ``other(message)``."""
+
+    message: str
+
+
 class WasmcacheError(Exception):
     """A user-facing problem (bad URL, missing plugin, bad config): printed as one line."""
 
 
 class BackendUnavailable(Exception):
     """Raised by a backend when its store cannot be reached (refused, timed out, dropped)."""
-
-
-class CacheCallError(Exception):
-    """Raised by the Python API (`Cache`) when a call answers with an interface error."""
-
-    def __init__(self, error: CacheError, message: str = "") -> None:
-        super().__init__(message or error.value)
-        self.error = error

@@ -1,81 +1,50 @@
-"""Linker glue: put `wasmcache:cache/cache` (and WASI) into a `wasmtime.component.Linker`.
+"""Linker glue: put `wasmcache:cache/cache`, wasi:keyvalue and the adapter's private interface
+into a `wasmtime.component.Linker`, all served by one `GuestSession`.
 
 The Python counterpart of the ``add_to_linker`` that Rust's ``bindgen!`` generates, so an
 embedder can use wasmcache with its own engine, linker and store::
 
     linker = wasmtime.component.Linker(engine)
     linker.add_wasip2()
-    wasmcache.add_to_linker(linker, CacheHost(open_backend("memory://"), "ns"))
+    wasmcache.add_to_linker(linker, GuestSession(open_backend("memory://"), "ns"))
 
-Besides the cache interface it defines the private payload interface that a guest wrapped by
-`wasmcache.fastpath.prepare_component` imports, so any guest, wrapped or not, links.
+Load components with `wasmcache.load_guest` (or pass them through
+`wasmcache.compose.prepare_component`): it nests the payload adapter with the guest and refuses a
+component that imports the private interface itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from wasmtime.component import Linker
 
-from wasmtime.component import Linker, LinkerInstance
-
-from . import fastpath
-from .fastpath.adapter import PRIVATE_INTERFACE
-from .host import CacheHost
 from .keyvalue import KeyValueHost, add_keyvalue_to_linker
+from .session import GuestSession
+from .wire import Style, choose_style
+from .wire.cache import CACHE, PAYLOAD, PAYLOAD_INTERFACE
 
-CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 
+def add_to_linker(linker: Linker, session: GuestSession, *, keyvalue: bool = True,
+                  style: Style | str | None = None) -> None:
+    """Define the cache interface (and its private payload twin) in `linker`, served by
+    `session`; with `keyvalue`, wasi:keyvalue store, atomics and batch too, from the same
+    session (its buckets, limits, policy and quota).
 
-def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True,
-                  keyvalue: KeyValueHost | bool = True) -> None:
-    """Define the cache interface's three functions in `linker`, served by `host`.
-
-    `keyvalue` also defines wasi:keyvalue (store, atomics, batch; docs/keyvalue.md), so a guest
-    importing either links: True serves it from `host`'s backend, namespace, limits and policy
-    with only the "default" bucket; a `KeyValueHost` serves it as given (other buckets, page
-    size); False leaves it out (call `add_keyvalue_to_linker` yourself).
-
-    One host serves every instance made from this linker; use one linker per guest identity
-    (namespace and limits). `fast` (unless ``WASMCACHE_FAST_PATH=0``) registers them as raw
-    C-API callbacks (`wasmcache.fastpath.capi`); otherwise wasmtime-py's public ``add_func``
-    serves them, which is slower but relies on nothing private.
+    One session serves every instance made from this linker: use one linker per running guest
+    (or per guest identity, when runs may share quotas and statistics). `style` picks how host
+    functions are registered (`wasmcache.wire.choose_style`: raw C-API callbacks where the
+    installed wasmtime-py allows, else its public API).
     """
-    fast = fast and fastpath.enabled()
-    if fast:
-        from .fastpath import capi
-
-        capi.check_layout()
+    style = choose_style(style)
+    if style is Style.CAPI:
+        from .wire.capi import register
+    else:
+        from .wire.public import register
     with linker.root() as root:
-        with root.add_instance(CACHE_INTERFACE) as iface:
-            if fast:
-                capi.add_raw_funcs(iface, capi.cache_funcs(host))
-            else:
-                _add_stock_funcs(iface, host)
-        with root.add_instance(PRIVATE_INTERFACE) as iface:
-            if fast:
-                capi.add_raw_funcs(iface, capi.payload_funcs(host))
-            else:
-                from .fastpath import stock
-
-                stock.add_payload_funcs(iface, host)
-    if keyvalue is not False:
-        if keyvalue is True:
-            keyvalue = KeyValueHost(host.backend, host.namespace, host.limits, host.policy,
-                                    stats=host.stats)
-        add_keyvalue_to_linker(linker, keyvalue)
+        for table in (CACHE, PAYLOAD):
+            with root.add_instance(table.interface) as instance:
+                register(instance, table, session)
+    if keyvalue:
+        add_keyvalue_to_linker(linker, KeyValueHost(session), style=style)
 
 
-def _add_stock_funcs(iface: LinkerInstance, host: CacheHost) -> None:
-    cache_set, cache_get, cache_delete = host.set, host.get, host.delete
-
-    def set_(_store: Any, key: str, value: bytes, ttl: int | None) -> str | None:
-        return cache_set(key, value, ttl)
-
-    def get(_store: Any, key: str) -> bytes | str:
-        return cache_get(key)
-
-    def delete(_store: Any, key: str) -> str | None:
-        return cache_delete(key)
-
-    iface.add_func("set", set_)
-    iface.add_func("get", get)
-    iface.add_func("delete", delete)
+__all__ = ["PAYLOAD_INTERFACE", "add_to_linker"]

@@ -7,6 +7,7 @@ or store use `add_to_linker` directly.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,17 +19,15 @@ from wasmtime.component import Component, Linker, Variant
 
 from . import compile_cache
 from .backend import Backend
+from .compose import ADAPTER_VERSION, prepare_component, refuse_private_imports
 from .errors import WasmcacheError
-from .fastpath import ADAPTER_VERSION, prepare_component
-from .fastpath import enabled as fast_path_enabled
-from .host import CacheHost
-from .keyvalue import KeyValueHost
-from .keyvalue.host import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, Limits
-from .linker import CACHE_INTERFACE, add_to_linker
+from .linker import add_to_linker
+from .observe import Observer
 from .plugins import open_backend
 from .policy import UNRESTRICTED, Policy
-from .stats import Stats
+from .session import DEFAULT_PAGE_SIZE, GuestSession
+from .wire.cache import CACHE_INTERFACE
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
 
@@ -50,8 +49,8 @@ class GuestOptions:
     timeout: float | None = None
     #: most bytes of linear memory the guest may have; None = no limit
     max_memory: int | None = None
-    #: collects per-call statistics when given
-    stats: Stats | None = None
+    #: sees every guest call (``--stats``, telemetry) when given; nothing is timed otherwise
+    observer: Observer | None = None
     #: wasi:keyvalue buckets the guest may open besides "default" (docs/keyvalue.md)
     buckets: tuple[str, ...] = ()
     #: most keys in one wasi:keyvalue list-keys page
@@ -117,16 +116,25 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
         )
     directory = compile_cache.cache_dir() if cache == "env" else cache
     # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
-    # rewrite); the key names whether it is on and its version.
-    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}" if fast_path_enabled() else ENGINE_KEY
+    # rewrite); the key names its version.
+    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}"
     try:
         return compile_cache.load_component(engine, wasm, key,
                                             Path(directory) if directory else None,
-                                            prepare=prepare_component)
+                                            prepare=prepare_component, inspect=_refuse_private)
     except WasmtimeError as exc:
         raise WasmcacheError(
             f"{os.fspath(path)}: not a valid component: {_first_line(exc)}"
         ) from None
+    except WasmcacheError as exc:
+        raise WasmcacheError(f"{os.fspath(path)}: {exc}") from None
+
+
+def _refuse_private(component: Component, engine: Engine, prepared: bool) -> None:
+    """Refuse a guest left unwrapped that imports a private interface (`prepare_component`
+    already refused a wrapped one's own such import)."""
+    if not prepared:
+        refuse_private_imports(list(component.type.imports(engine)))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -159,11 +167,16 @@ def _run_export(component: Component, engine: Engine) -> str:
     )
 
 
-def _missing_import(component: Component, engine: Engine, linker_error: str) -> str:
-    for name in component.type.imports(engine):
-        if name in linker_error:
-            return name
-    return _first_line(WasmtimeError(linker_error))
+#: Wasmtime's words for an import the linker does not define ("component imports instance
+#: `x`, but a matching implementation was not found in the linker").
+_MISSING_IMPORT = re.compile(r"imports \w+ `([^`]+)`, but a matching implementation was not "
+                             r"found in the linker")
+
+
+def _missing_import(linker_error: str) -> str | None:
+    """The import the linker lacks, when that is why instantiating failed; else None."""
+    match = _MISSING_IMPORT.search(linker_error)
+    return None if match is None else match.group(1)
 
 
 def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
@@ -179,13 +192,12 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     run_name = _run_export(component, engine)
     store_backend = open_backend(backend) if isinstance(backend, str) else backend
     try:
-        host = CacheHost(store_backend, options.namespace, options.limits, options.policy,
-                         options.stats)
+        session = GuestSession(store_backend, options.namespace, options.limits, options.policy,
+                               buckets=options.buckets, keys_per_page=options.keys_per_page,
+                               observer=options.observer)
         linker = Linker(engine)
         linker.add_wasip2()
-        add_to_linker(linker, host, keyvalue=KeyValueHost(
-            store_backend, options.namespace, options.limits, options.policy, options.buckets,
-            options.keys_per_page, options.stats))
+        add_to_linker(linker, session)
         store = Store(engine)
         store.set_epoch_deadline(NO_DEADLINE)
         if options.max_memory is not None:
@@ -200,11 +212,10 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
         try:
             instance = linker.instantiate(store, component)
         except WasmtimeError as exc:
-            message = str(exc)
-            if "matching implementation was not found" in message or "import" in message:
-                name = _missing_import(component, engine, message)
+            missing = _missing_import(str(exc))
+            if missing is not None:
                 raise WasmcacheError(
-                    f"guest imports {name}, which this host does not provide "
+                    f"guest imports {missing}, which this host does not provide "
                     f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
                     "atomics and batch @0.2.0-draft2)"
                 ) from None

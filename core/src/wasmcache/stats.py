@@ -1,11 +1,17 @@
-"""What a guest did, for ``wasmcache run --stats``: calls, results, bytes, latency per op."""
+"""What a guest did, for ``wasmcache run --stats``: calls, results, bytes, latency per operation.
+
+`Stats` is an observer (`wasmcache.observe`): it reads the same measurements telemetry does.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-OPERATIONS = ("set", "get", "delete")
+from .observe import Call
+
+#: Listed even when the guest never called them (the cache interface's three functions).
+ALWAYS_SHOWN = ("set", "get", "delete")
 
 
 @dataclass
@@ -26,24 +32,24 @@ def percentile(sorted_values: list[int], fraction: float) -> int:
 
 
 class Stats:
-    """Collects one record per call; rendered once when the guest ends."""
+    """Collects every call of a run; rendered once when the guest ends."""
 
     def __init__(self) -> None:
         self.ops: dict[str, OperationStats] = defaultdict(OperationStats)
 
-    def record(self, op: str, result: str, elapsed_ns: int, bytes_in: int = 0,
-               bytes_out: int = 0) -> None:
-        entry = self.ops[op]
+    def record(self, call: Call) -> None:
+        entry = self.ops[call.operation]
         entry.calls += 1
-        entry.results[result] += 1
-        entry.bytes_in += bytes_in
-        entry.bytes_out += bytes_out
-        entry.latencies_ns.append(elapsed_ns)
+        entry.results[call.outcome] += 1
+        entry.bytes_in += call.bytes_in
+        entry.bytes_out += call.bytes_out
+        entry.latencies_ns.append(call.duration_ns)
 
     def render(self) -> str:
         header = ("op", "calls", "results", "bytes in", "bytes out", "p50 µs", "p99 µs")
         rows = [header]
-        for op in OPERATIONS:
+        names = [*ALWAYS_SHOWN, *sorted(op for op in self.ops if op not in ALWAYS_SHOWN)]
+        for op in names:
             entry = self.ops.get(op)
             if entry is None:
                 rows.append((op, "0", "-", "0", "0", "-", "-"))

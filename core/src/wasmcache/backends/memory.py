@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 
 from ..backend import BackendSpec, storage_key
+from ..capabilities import add_counter, parse_counter
 from ..hookspecs import hookimpl
-from ..keyvalue.capabilities import add_counter, parse_counter
 
 
 class MemoryBackend:
@@ -52,7 +52,7 @@ class MemoryBackend:
                     if skey.startswith(prefix) and (deadline is None or deadline > now)]
         return len(live), sum(map(len, live))
 
-    # --- wasi:keyvalue capabilities (wasmcache.keyvalue.capabilities), atomic under the lock ---
+    # --- wasi:keyvalue capabilities (wasmcache.capabilities), atomic under the lock ---
     def _live(self, skey: bytes) -> bytes | None:
         entry = self._data.get(skey)
         if entry is None or (entry[1] is not None and time.monotonic() >= entry[1]):
@@ -122,4 +122,6 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         open=open_memory,
         description="in-process store; nothing outlives the process",
         example="memory://",
+        capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
+                      "delete_many", "list_keys"),
     ))

@@ -2,12 +2,18 @@
 
     linker = wasmtime.component.Linker(engine)
     linker.add_wasip2()
-    add_keyvalue_to_linker(linker, KeyValueHost(open_backend("memory://"), "ns"))
+    add_keyvalue_to_linker(linker, KeyValueHost(GuestSession(open_backend("memory://"), "ns")))
 
 Resources: ``bucket`` and ``cas`` are host resources (`ResourceType.host`); their
 representation is an index into this linker's tables, released by the destructor when the
 guest drops the handle. Every borrowed handle is taken over with ``to_host`` exactly once per
 call (wasmtime traps when a borrow outlives the call). Errors are returned, never raised.
+
+wasmtime-py 50 cannot lower an error of ``result<option<list<u8>>, error>``: its untagged-result
+lowering tries the ``ok`` case first, and ``option`` claims every Python value. Of the two
+functions of that type, ``cas.current`` never fails; ``bucket.get`` is, in the `capi` style, a
+raw callback that writes its result itself, and in the public style an error there traps the
+guest with one line saying so (docs/keyvalue.md). Nothing of wasmtime-py is changed.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import itertools
 import threading
 from typing import Any, Generic, TypeVar
 
+from wasmtime import WasmtimeError
 from wasmtime.component import Linker, Record, ResourceAny, ResourceHost, ResourceType, Variant
 
-from . import lowering
-from .host import Bucket, Cas, CasFailed, KeyValueHost, KvError
+from ..buckets import Bucket
+from ..wire import Style, choose_style
+from .host import Cas, CasFailed, KeyValueHost, KvError
 
 VERSION = "0.2.0-draft2"
 STORE_INTERFACE = f"wasi:keyvalue/store@{VERSION}"
@@ -57,15 +65,21 @@ class _Table(Generic[T]):
         return len(self._items)
 
 
-def _error(error: KvError) -> Variant:
+def err(error: KvError) -> Variant:
     return Variant(error.case, error.message) if error.case == "other" else Variant(error.case)
 
 
-def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost) -> tuple[_Table[Bucket],
-                                                                         _Table[Cas]]:
+LOWERING_BUG = ("wasmtime-py's public API cannot return this error from a function whose ok "
+                "type is option<list<u8>> (set WASMCACHE_FAST_PATH=1 with a supported "
+                "wasmtime-py 50.x)")
+
+
+def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost, *,
+                           style: Style | str | None = None) -> tuple[_Table[Bucket],
+                                                                      _Table[Cas]]:
     """Define the three interfaces in `linker`, served by `host`; returns the handle tables
     (for tests: they empty as the guest drops its handles)."""
-    lowering.install()
+    style = choose_style(style)
     buckets: _Table[Bucket] = _Table()
     cases: _Table[Cas] = _Table()
 
@@ -75,9 +89,6 @@ def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost) -> tuple[_Table[B
     def own_cas(cas: Cas) -> ResourceHost:
         return ResourceHost.own(cases.add(cas), CAS_TYPE)
 
-    def err(error: KvError) -> Variant:
-        return _error(error)
-
     # --- store ----------------------------------------------------------------------------
     def open_(_store: Any, identifier: str) -> ResourceHost | Variant:
         bucket = host.open(identifier)
@@ -85,9 +96,16 @@ def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost) -> tuple[_Table[B
             return err(bucket)
         return ResourceHost.own(buckets.add(bucket), BUCKET_TYPE)
 
+    def answer_get(rep: int, key: str) -> Any:
+        result = host.get(buckets.get(rep), key)
+        return (result.case, result.message) if isinstance(result, KvError) else result
+
     def get(store: Any, this: ResourceAny, key: str) -> Any:
         result = host.get(borrowed(store, this, buckets), key)
-        return lowering.ResultErr(err(result)) if isinstance(result, KvError) else result
+        if isinstance(result, KvError):
+            raise WasmtimeError(f"wasi:keyvalue bucket.get answered {result.case}: "
+                                f"{LOWERING_BUG}")
+        return result
 
     def set_(store: Any, this: ResourceAny, key: str, value: bytes) -> Variant | None:
         result = host.set(borrowed(store, this, buckets), key, value)
@@ -150,7 +168,13 @@ def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost) -> tuple[_Table[B
             iface.add_resource("bucket", ResourceType.host(BUCKET_TYPE),
                                lambda _store, rep: buckets.pop(rep))
             iface.add_func("open", open_)
-            iface.add_func("[method]bucket.get", get)
+            if style is Style.CAPI:
+                from ..wire import capi
+
+                capi.define(iface, "[method]bucket.get", capi.option_payload_or_kv_error(
+                    answer_get, True, f"{STORE_INTERFACE}#[method]bucket.get"))
+            else:
+                iface.add_func("[method]bucket.get", get)
             iface.add_func("[method]bucket.set", set_)
             iface.add_func("[method]bucket.delete", delete)
             iface.add_func("[method]bucket.exists", exists)
@@ -159,7 +183,7 @@ def add_keyvalue_to_linker(linker: Linker, host: KeyValueHost) -> tuple[_Table[B
             iface.add_resource("cas", ResourceType.host(CAS_TYPE),
                                lambda _store, rep: cases.pop(rep))
             iface.add_func("[static]cas.new", cas_new)
-            iface.add_func("[method]cas.current", cas_current)
+            iface.add_func("[method]cas.current", cas_current)  # never an error: lowers fine
             iface.add_func("increment", increment)
             iface.add_func("swap", swap)
         with root.add_instance(BATCH_INTERFACE) as iface:

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 import pytest
 
 from ..backend import Backend
+from ..capabilities import native_capabilities
 from ..errors import CacheError
-from ..host import CacheHost
 from ..limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
-from ..plugins import open_backend
+from ..plugins import get_registry, open_backend
+from ..session import GuestSession
 
 NOT_FOUND = CacheError.NOT_FOUND
 INVALID_KEY = CacheError.INVALID_KEY
@@ -102,55 +103,61 @@ class BackendContractTests:
         with tracked_backend(backend_url) as backend:
             yield backend
 
-    @pytest.fixture
-    def cache(self, backend: TrackingBackend) -> CacheHost:
-        return CacheHost(backend, unique_namespace())
+    def test_declared_capabilities_are_the_backends_own(self, backend_url: str,
+                                                        backend: TrackingBackend) -> None:
+        """What the plugin declares (and `wasmcache backends` lists) is what it has."""
+        declared = get_registry().lookup(backend_url).spec.capabilities
+        assert sorted(declared) == sorted(native_capabilities(backend.inner))
 
     @pytest.fixture
-    def other_namespace(self, backend: TrackingBackend) -> Callable[[str], CacheHost]:
-        return lambda namespace: CacheHost(backend, namespace)
+    def cache(self, backend: TrackingBackend) -> GuestSession:
+        return GuestSession(backend, unique_namespace())
+
+    @pytest.fixture
+    def other_namespace(self, backend: TrackingBackend) -> Callable[[str], GuestSession]:
+        return lambda namespace: GuestSession(backend, namespace)
 
     # --- set / get / delete -------------------------------------------------------------
-    def test_set_then_get_returns_the_value(self, cache: CacheHost) -> None:
+    def test_set_then_get_returns_the_value(self, cache: GuestSession) -> None:
         assert cache.set("greeting", b"hello", None) is None
         assert cache.get("greeting") == b"hello"
 
-    def test_get_of_missing_key_is_not_found(self, cache: CacheHost) -> None:
+    def test_get_of_missing_key_is_not_found(self, cache: GuestSession) -> None:
         assert cache.get("never-written") == NOT_FOUND
 
-    def test_set_overwrites(self, cache: CacheHost) -> None:
+    def test_set_overwrites(self, cache: GuestSession) -> None:
         assert cache.set("k", b"one", None) is None
         assert cache.set("k", b"two", None) is None
         assert cache.get("k") == b"two"
 
-    def test_delete_removes_and_missing_delete_is_ok(self, cache: CacheHost) -> None:
+    def test_delete_removes_and_missing_delete_is_ok(self, cache: GuestSession) -> None:
         assert cache.set("k", b"v", None) is None
         assert cache.delete("k") is None
         assert cache.get("k") == NOT_FOUND
         assert cache.delete("k") is None
         assert cache.delete("never-written") is None
 
-    def test_get_returns_bytes(self, cache: CacheHost) -> None:
+    def test_get_returns_bytes(self, cache: GuestSession) -> None:
         assert cache.set("k", b"v", None) is None
         assert type(cache.get("k")) is bytes
 
     # --- values -------------------------------------------------------------------------
-    def test_empty_value_round_trips(self, cache: CacheHost) -> None:
+    def test_empty_value_round_trips(self, cache: GuestSession) -> None:
         assert cache.set("empty", b"", None) is None
         assert cache.get("empty") == b""
 
-    def test_every_byte_value_round_trips(self, cache: CacheHost) -> None:
+    def test_every_byte_value_round_trips(self, cache: GuestSession) -> None:
         value = bytes(range(256)) * 4
         assert cache.set("bin", value, None) is None
         assert cache.get("bin") == value
 
-    def test_one_mib_value_round_trips(self, cache: CacheHost) -> None:
+    def test_one_mib_value_round_trips(self, cache: GuestSession) -> None:
         value = (bytes(range(251)) * (MIB // 251 + 1))[:MIB]
         assert cache.set("big", value, None) is None
         assert cache.get("big") == value
 
     def test_value_over_one_mib_is_refused_and_keeps_the_old_value(self,
-                                                                  cache: CacheHost) -> None:
+                                                                  cache: GuestSession) -> None:
         assert cache.set("big", b"old", None) is None
         assert cache.set("big", b"x" * (MIB + 1), None) == TOO_LARGE
         assert cache.get("big") == b"old"
@@ -159,14 +166,14 @@ class BackendContractTests:
 
     # --- keys ---------------------------------------------------------------------------
     @pytest.mark.parametrize("op", ["set", "get", "delete"])
-    def test_empty_key_is_invalid(self, cache: CacheHost, op: str) -> None:
+    def test_empty_key_is_invalid(self, cache: GuestSession, op: str) -> None:
         assert _call(cache, op, "") == INVALID_KEY
 
     @pytest.mark.parametrize("op", ["set", "get", "delete"])
-    def test_key_of_251_bytes_is_invalid(self, cache: CacheHost, op: str) -> None:
+    def test_key_of_251_bytes_is_invalid(self, cache: GuestSession, op: str) -> None:
         assert _call(cache, op, "k" * (MAX_KEY_BYTES + 1)) == INVALID_KEY
 
-    def test_limit_counts_bytes_not_characters(self, cache: CacheHost) -> None:
+    def test_limit_counts_bytes_not_characters(self, cache: GuestSession) -> None:
         fits = "k" * (MAX_KEY_BYTES - 2) + "é"  # 248 + 2 bytes = 250
         over = "k" * (MAX_KEY_BYTES - 1) + "é"  # 249 + 2 bytes = 251
         emoji_over = "\U0001F600" * 63  # 252 bytes in 63 characters
@@ -176,13 +183,13 @@ class BackendContractTests:
         assert cache.get(over) == INVALID_KEY
         assert cache.set(emoji_over, b"no", None) == INVALID_KEY
 
-    def test_hostile_keys_are_stored_verbatim(self, cache: CacheHost) -> None:
+    def test_hostile_keys_are_stored_verbatim(self, cache: GuestSession) -> None:
         for index, key in enumerate(HOSTILE_KEYS):
             assert cache.set(key, f"value-{index}".encode(), None) is None, key
         for index, key in enumerate(HOSTILE_KEYS):
             assert cache.get(key) == f"value-{index}".encode(), key
 
-    def test_keys_compare_byte_for_byte(self, cache: CacheHost) -> None:
+    def test_keys_compare_byte_for_byte(self, cache: GuestSession) -> None:
         pairs = [("a\0b", "a"), ("a", "A"), ("e\u0301", "\u00e9"), ("k ", "k"), ("a*", "ab")]
         for left, right in pairs:
             assert cache.set(left, b"left", None) is None
@@ -193,19 +200,19 @@ class BackendContractTests:
             assert cache.get(left) == b"left", (left, right)
 
     # --- ttl ----------------------------------------------------------------------------
-    def test_no_ttl_never_expires(self, cache: CacheHost) -> None:
+    def test_no_ttl_never_expires(self, cache: GuestSession) -> None:
         assert cache.set("forever", b"v", None) is None
         time.sleep(self.ttl_grace)
         assert cache.get("forever") == b"v"
 
-    def test_ttl_zero_is_expired_at_once(self, cache: CacheHost) -> None:
+    def test_ttl_zero_is_expired_at_once(self, cache: GuestSession) -> None:
         assert cache.set("gone", b"v", 0) is None
         assert cache.get("gone") == NOT_FOUND
         assert cache.set("was-there", b"old", None) is None
         assert cache.set("was-there", b"new", 0) is None
         assert cache.get("was-there") == NOT_FOUND
 
-    def test_ttl_expires(self, cache: CacheHost) -> None:
+    def test_ttl_expires(self, cache: GuestSession) -> None:
         assert cache.set("short", b"v", 1) is None
         assert cache.set("long", b"v", 3600) is None
         assert cache.get("short") == b"v"
@@ -213,13 +220,13 @@ class BackendContractTests:
         assert cache.get("short") == NOT_FOUND
         assert cache.get("long") == b"v"
 
-    def test_set_without_ttl_clears_an_old_ttl(self, cache: CacheHost) -> None:
+    def test_set_without_ttl_clears_an_old_ttl(self, cache: GuestSession) -> None:
         assert cache.set("k", b"v1", 1) is None
         assert cache.set("k", b"v2", None) is None
         time.sleep(1 + self.ttl_grace)
         assert cache.get("k") == b"v2"
 
-    def test_set_with_ttl_replaces_the_old_ttl(self, cache: CacheHost) -> None:
+    def test_set_with_ttl_replaces_the_old_ttl(self, cache: GuestSession) -> None:
         assert cache.set("longer", b"v1", 1) is None
         assert cache.set("longer", b"v2", 3600) is None
         assert cache.set("shorter", b"v1", None) is None
@@ -228,12 +235,12 @@ class BackendContractTests:
         assert cache.get("longer") == b"v2"
         assert cache.get("shorter") == NOT_FOUND
 
-    def test_largest_ttl_is_accepted(self, cache: CacheHost) -> None:
+    def test_largest_ttl_is_accepted(self, cache: GuestSession) -> None:
         assert cache.set("k", b"v", 2**32 - 1) is None
         assert cache.get("k") == b"v"
 
     # --- namespaces ---------------------------------------------------------------------
-    def test_namespaces_are_isolated(self, other_namespace: Callable[[str], CacheHost]) -> None:
+    def test_namespaces_are_isolated(self, other_namespace: Callable[[str], GuestSession]) -> None:
         left, right = other_namespace(unique_namespace()), other_namespace(unique_namespace())
         assert left.set("shared", b"left", None) is None
         assert right.get("shared") == NOT_FOUND
@@ -243,7 +250,7 @@ class BackendContractTests:
         assert left.get("shared") == b"left"
 
     def test_namespace_and_key_never_alias(self,
-                                           other_namespace: Callable[[str], CacheHost]) -> None:
+                                           other_namespace: Callable[[str], GuestSession]) -> None:
         base = unique_namespace()
         # pairs whose naive concatenation (with or without a separator) would collide
         pairs = [(base, "x:y"), (base + ".x", "y"), (base + "x", ":y"), (base + "-x", "y"),
@@ -254,7 +261,7 @@ class BackendContractTests:
         for index, (host, key) in enumerate(hosts):
             assert host.get(key) == f"v{index}".encode(), pairs[index]
 
-    def test_key_patterns_read_only_their_own_key(self, cache: CacheHost) -> None:
+    def test_key_patterns_read_only_their_own_key(self, cache: GuestSession) -> None:
         assert cache.set("abc", b"1", None) is None
         for pattern in ["*", "a*", "ab?", "[a]bc", "{abc}", "%", "_bc", "a%"]:
             assert cache.get(pattern) == NOT_FOUND, pattern
@@ -262,7 +269,7 @@ class BackendContractTests:
         assert cache.get("abc") == b"1"
 
 
-def _call(cache: CacheHost, op: str, key: str) -> object:
+def _call(cache: GuestSession, op: str, key: str) -> object:
     if op == "set":
         return cache.set(key, b"v", None)
     return getattr(cache, op)(key)

@@ -3,7 +3,7 @@
     python -m wasmcache.testing.hammer URL NAMESPACE WRITER OPS KEYS START_FILE SEED
 
 Waits for START_FILE to exist (so all writers begin together), then does OPS mixed calls through
-a `CacheHost` over KEYS shared keys: set (no ttl or a long one), get, delete and set with
+a `GuestSession` over KEYS shared keys: set (no ttl or a long one), get, delete and set with
 ttl 0. Every value it writes carries its own checksum (see `make_value`), so a reader can tell a
 torn or mixed value from a whole one. Prints one JSON line: the counts, every get that returned
 a bad value, every call that failed outside the contract, and its own log of writes per key.
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from ..errors import CacheError
-from ..host import CacheHost
 from ..plugins import open_backend
+from ..session import GuestSession
 
 DIGEST = 32
 
@@ -51,7 +51,7 @@ def main(url: str, namespace: str, writer: int, ops: int, keys: int, start_file:
          seed: int) -> dict[str, object]:
     rng = random.Random(seed)
     backend = open_backend(url)
-    host = CacheHost(backend, namespace)
+    host = GuestSession(backend, namespace)
     # per key: this writer's writes in order, each [seq, "set"|"delete", outcome]
     log: dict[str, list[list[object]]] = {f"k{i}": [] for i in range(keys)}
     counts = {"set": 0, "get": 0, "delete": 0, "unavailable": 0, "hits": 0}

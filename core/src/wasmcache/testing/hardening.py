@@ -6,7 +6,7 @@ Subclass it next to `BackendContractTests` (the same ``backend_url`` fixture ser
         @pytest.fixture
         def backend_url(self): ...
 
-* a hypothesis state machine drives set / get / delete through `CacheHost` with keys and
+* a hypothesis state machine drives set / get / delete through `GuestSession` with keys and
   values at and around the limits and compares every answer with a plain dict;
 * `concurrent_processes` OS processes (`wasmcache.testing.hammer`) hammer a small shared key
   set with self-checksummed values: no torn value, no call failing outside the contract, and
@@ -35,9 +35,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from ..errors import CacheError
-from ..host import CacheHost
 from ..limits import MAX_KEY_BYTES, MAX_VALUE_BYTES
 from ..plugins import open_backend
+from ..session import GuestSession
 from .contract import TrackingBackend, unique_namespace
 from .contract import tracked_backend as open_tracked
 from .hammer import check_value
@@ -123,12 +123,12 @@ class Counts:
     sleeps_left: int = 1
 
 
-def make_machine(host_factory: Callable[[], CacheHost], counts: Counts,
+def make_machine(host_factory: Callable[[], GuestSession], counts: Counts,
                  ttl_grace: float) -> type[RuleBasedStateMachine]:
     """A state machine class bound to one backend; every instance gets a fresh namespace."""
 
     class CacheModel(RuleBasedStateMachine):
-        """The backend (through CacheHost) against a dict of key bytes -> `Entry`."""
+        """The backend (through GuestSession) against a dict of key bytes -> `Entry`."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -281,7 +281,7 @@ class BackendHardeningTests:
     def test_model_based_set_get_delete(self, tracked_backend: TrackingBackend,
                                         request: pytest.FixtureRequest) -> None:
         counts = Counts()
-        machine = make_machine(lambda: CacheHost(tracked_backend, unique_namespace()), counts,
+        machine = make_machine(lambda: GuestSession(tracked_backend, unique_namespace()), counts,
                                self.ttl_grace)
         began = time.monotonic()
         try:
@@ -331,7 +331,7 @@ class BackendHardeningTests:
                     worker.kill()
         took = time.monotonic() - began
         backend = open_backend(backend_url)
-        host = CacheHost(backend, namespace)
+        host = GuestSession(backend, namespace)
         try:
             finals = {f"k{i}": host.get(f"k{i}") for i in range(self.concurrent_keys)}
             for key in finals:
@@ -357,7 +357,7 @@ class BackendHardeningTests:
     def test_colliding_namespace_key_pairs_stay_apart(self,
                                                       tracked_backend: TrackingBackend) -> None:
         base = unique_namespace()
-        hosts = [(CacheHost(tracked_backend, base + suffix), key)
+        hosts = [(GuestSession(tracked_backend, base + suffix), key)
                  for suffix, key in COLLIDING_PAIRS]
         for index, (host, key) in enumerate(hosts):
             assert host.set(key, f"v{index}".encode(), None) is None, COLLIDING_PAIRS[index]
@@ -374,9 +374,9 @@ class BackendHardeningTests:
             self, tracked_backend: TrackingBackend) -> None:
         """In a namespace full of ordinary keys, and next to a namespace that is a glob match."""
         base = unique_namespace()
-        mine = CacheHost(tracked_backend, base)
+        mine = GuestSession(tracked_backend, base)
         # namespaces that `*`, `?`, `%` or `_` in a pattern built from `base` would also match
-        neighbours = [CacheHost(tracked_backend, base + "x"), CacheHost(tracked_backend,
+        neighbours = [GuestSession(tracked_backend, base + "x"), GuestSession(tracked_backend,
                                                                         base[:-1] + "_")]
         plain = ["a", "b", "ab", "a:b", "{a}", "x"]
         for host in [mine, *neighbours]:

@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 
 from ..backend import Backend
-from ..host import CacheHost
-from ..keyvalue.capabilities import CAPABILITIES, KeyValueOps
-from ..keyvalue.host import ACCESS_DENIED, NO_SUCH_STORE, Bucket, CasFailed, KeyValueHost, KvError
+from ..buckets import Bucket
+from ..capabilities import CAPABILITIES, KeyValueOps
+from ..keyvalue.host import ACCESS_DENIED, NO_SUCH_STORE, CasFailed, KeyValueHost, KvError
 from ..policy import Access, Policy
+from ..session import GuestSession
 from .contract import TrackingBackend, tracked_backend, unique_namespace
 
 PROCESSES = 8
@@ -78,11 +79,11 @@ class KeyValueContractTests:
     def kv(self, request: pytest.FixtureRequest, backend: TrackingBackend) -> KeyValueHost:
         """A host with buckets "default" and "other"; `generic` hides the native capabilities."""
         store: Backend = backend if request.param == "native" else BareBackend(backend)
-        return KeyValueHost(store, unique_namespace(), buckets=("other",), page_size=7)
+        return _host(store)
 
     @pytest.fixture
     def native(self, backend: TrackingBackend) -> KeyValueHost:
-        return KeyValueHost(backend, unique_namespace(), buckets=("other",), page_size=7)
+        return _host(backend)
 
     def open(self, kv: KeyValueHost, name: str = "default") -> Bucket:
         bucket = kv.open(name)
@@ -91,8 +92,8 @@ class KeyValueContractTests:
 
     # --- store ----------------------------------------------------------------------------
     def test_kv_open_only_allowed_buckets(self, native: KeyValueHost) -> None:
-        assert self.open(native).cache.namespace == native.namespace
-        assert self.open(native, "other").cache.namespace == f"{native.namespace}.other"
+        assert self.open(native).namespace == native.namespace
+        assert self.open(native, "other").namespace == f"{native.namespace}.other"
         for name in ("nope", "", "Other", "other.x", "../default"):
             assert native.open(name) == NO_SUCH_STORE, name
 
@@ -111,14 +112,14 @@ class KeyValueContractTests:
 
     def test_kv_default_bucket_is_the_cache_namespace(self, native: KeyValueHost,
                                                       backend: TrackingBackend) -> None:
-        cache = CacheHost(backend, native.namespace)
+        cache = GuestSession(backend, native.namespace)
         default, other = self.open(native), self.open(native, "other")
         assert cache.set("shared", b"from cache", None) is None
         assert native.get(default, "shared") == b"from cache"
         assert native.get(other, "shared") is None
         assert native.set(default, "back", b"from keyvalue") is None
         assert cache.get("back") == b"from keyvalue"
-        assert CacheHost(backend, f"{native.namespace}.other").get("back") != b"from keyvalue"
+        assert GuestSession(backend, f"{native.namespace}.other").get("back") != b"from keyvalue"
 
     def test_kv_list_keys_pages_through_every_key_once(self, native: KeyValueHost) -> None:
         bucket, other = self.open(native), self.open(native, "other")
@@ -208,7 +209,7 @@ class KeyValueContractTests:
                                                  backend_url: str) -> None:
         bucket = self.open(native)
         for error in (native.get(bucket, "k" * 251), native.set(bucket, "", b"v"),
-                      native.set(bucket, "k", b"x" * (native.limits.max_value_bytes + 1)),
+                      native.set(bucket, "k", b"x" * (native.session.limits.max_value_bytes + 1)),
                       native.set_many(bucket, [("ok", b"v"), ("", b"v")]),
                       native.get_many(bucket, ["k" * 251])):
             assert isinstance(error, KvError) and error.case == "other", error
@@ -217,10 +218,10 @@ class KeyValueContractTests:
 
     def test_kv_policy(self, backend: TrackingBackend) -> None:
         namespace = unique_namespace()
-        writer = KeyValueHost(backend, namespace)
+        writer = KeyValueHost(GuestSession(backend, namespace))
         assert writer.set(self.open(writer), "pub:k", b"v") is None
-        reader = KeyValueHost(backend, namespace, policy=Policy(access=Access.READ_ONLY,
-                                                                 key_prefixes=("pub:",)))
+        reader = KeyValueHost(GuestSession(backend, namespace, policy=Policy(
+            access=Access.READ_ONLY, key_prefixes=("pub:",))))
         bucket = self.open(reader)
         assert reader.get(bucket, "pub:k") == b"v"
         assert reader.get(bucket, "secret") == ACCESS_DENIED
@@ -232,7 +233,7 @@ class KeyValueContractTests:
         cas = _ok(reader.cas_new(bucket, "pub:k"))
         assert reader.swap(cas, b"x") == ACCESS_DENIED  # type: ignore[arg-type]
         assert reader.get(bucket, "pub:k") == b"v"
-        nobody = KeyValueHost(backend, namespace, policy=Policy(access=Access.NONE))
+        nobody = KeyValueHost(GuestSession(backend, namespace, policy=Policy(access=Access.NONE)))
         assert nobody.list_keys(self.open(nobody), None) == ACCESS_DENIED
         assert nobody.get(self.open(nobody), "pub:k") == ACCESS_DENIED
         assert writer.delete(self.open(writer), "pub:k") is None
@@ -284,6 +285,12 @@ class KeyValueContractTests:
         assert set(KeyValueOps(backend).native) <= set(CAPABILITIES)
 
 
+def _host(backend: Backend) -> KeyValueHost:
+    """A keyvalue host in a fresh namespace, with bucket "other" and pages of 7 keys."""
+    return KeyValueHost(GuestSession(backend, unique_namespace(), buckets=("other",),
+                                     keys_per_page=7))
+
+
 def _scan_all(kv: KeyValueHost, bucket: Bucket) -> list[str]:
     """Every key listed in `bucket`, following the cursor."""
     seen: list[str] = []
@@ -311,12 +318,12 @@ key_prefixes = ["shared"]
 
 
 def check_keyvalue_guest(run_cli: Any, kv_guest: Path, cache_guest: Path | None, url: str,
-                         cwd: Path) -> None:
+                         cwd: Path, expected: Path) -> None:
     """Run examples/keyvalue_guest through the CLI on `url`: the tour, the read-only profile
     and (with `cache_guest`, for a store that outlives a process) data shared with a
-    wasmcache:cache guest of the same namespace. Every output must equal the expected files
-    next to the guest's source (examples/keyvalue_guest/)."""
-    source = Path(__file__).resolve().parents[4] / "examples" / "keyvalue_guest"
+    wasmcache:cache guest of the same namespace. Every output must equal the expected files in
+    `expected` (the guest's source folder: expected_output.txt, expected_readonly.txt)."""
+    source = expected
     (cwd / "wasmcache.toml").write_text(KEYVALUE_PROFILES)
     namespace = unique_namespace()
 

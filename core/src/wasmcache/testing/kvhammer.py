@@ -18,12 +18,13 @@ from pathlib import Path
 
 from ..keyvalue.host import CasFailed, KeyValueHost, KvError
 from ..plugins import open_backend
+from ..session import GuestSession
 
 
 def main(url: str, namespace: str, increments: int, cas_updates: int,
          start_file: str) -> dict[str, object]:
     backend = open_backend(url)
-    host = KeyValueHost(backend, namespace)
+    host = KeyValueHost(GuestSession(backend, namespace))
     errors: list[str] = []
     done = conflicts = 0
     try:
@@ -58,7 +59,7 @@ def main(url: str, namespace: str, increments: int, cas_updates: int,
     finally:
         backend.close()
     return {"cas_done": done, "cas_conflicts": conflicts,
-            "increment_cas_retries": host.ops.cas_retries, "errors": errors}
+            "increment_cas_retries": host.session.ops.cas_retries, "errors": errors}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from diskcache import Cache
 from wasmcache import storage_key
-from wasmcache.keyvalue.capabilities import add_counter, parse_counter
+from wasmcache.capabilities import add_counter, parse_counter
 
 LIST_SQL = (
     "SELECT key FROM Cache WHERE raw = 1 AND key > ? AND key < ?"
@@ -34,7 +34,7 @@ _MISSING = object()
 
 
 class DiskCapabilities:
-    """The optional capabilities of the Backend protocol (wasmcache.keyvalue.capabilities)."""
+    """The optional capabilities of the Backend protocol (wasmcache.capabilities)."""
 
     _shards: tuple[Cache, ...]
     _shard: Callable[[bytes], Cache]

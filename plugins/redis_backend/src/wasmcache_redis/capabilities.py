@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis import exceptions as rex
-from wasmcache.keyvalue.capabilities import CounterOverflow, NotACounter
+from wasmcache.capabilities import CounterOverflow, NotACounter
 
 from .errors import unavailable_on_outage
 from .keys import namespace_pattern, redis_key
@@ -40,7 +40,7 @@ SCANS_PER_PAGE = 10
 
 
 class RedisCapabilities:
-    """The optional capabilities of the Backend protocol (wasmcache.keyvalue.capabilities)."""
+    """The optional capabilities of the Backend protocol (wasmcache.capabilities)."""
 
     options: Any
 

@@ -53,7 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from wasmcache.keyvalue.capabilities import INT64_MAX, INT64_MIN, add_counter, parse_counter
+from wasmcache.capabilities import INT64_MAX, INT64_MIN, add_counter, parse_counter
 
 from .errors import translated
 from .statements import now_ms
@@ -62,7 +62,7 @@ COUNTER_PATTERN = "^-?(0|[1-9][0-9]{0,18})$"
 
 
 class SqlCapabilities:
-    """The optional capabilities of the Backend protocol (wasmcache.keyvalue.capabilities)."""
+    """The optional capabilities of the Backend protocol (wasmcache.capabilities)."""
 
     engine: Any
     table: Table

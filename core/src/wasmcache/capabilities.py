@@ -1,7 +1,9 @@
-"""Optional backend capabilities behind wasi:keyvalue, and the core's one generic fallback each.
+"""Optional backend capabilities, their one vocabulary, and the core's generic fallbacks.
 
-A backend offers a capability by having the method (see docs/backends.md, section 5):
+A backend offers a capability by having the method (see docs/backends.md, section 5), and says
+so where it registers (`BackendSpec.capabilities`, so listing backends imports none of them):
 
+    usage(namespace) -> (keys, bytes)                what a namespace holds (quotas)
     increment(namespace, key, delta) -> int          atomic add to a decimal integer value
     compare_and_swap(namespace, key, expected, new) -> bool
                                                      store `new` only if the value is `expected`
@@ -29,14 +31,15 @@ so a cache guest reads `b"42"`; incrementing anything else is an error (`NotACou
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from collections.abc import Sequence
 
-from ..backend import Backend
+from .backend import Backend
 
-CAPABILITIES = ("increment", "compare_and_swap", "get_many", "set_many", "delete_many",
-                "list_keys")
+KEYVALUE_CAPABILITIES = ("increment", "compare_and_swap", "get_many", "set_many", "delete_many",
+                         "list_keys")
+#: Every word `BackendSpec.capabilities` may hold: the optional methods a backend may have.
+CAPABILITIES = ("usage", *KEYVALUE_CAPABILITIES)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(rb"-?(0|[1-9][0-9]{0,18})")
 _process_lock = threading.Lock()
@@ -70,26 +73,13 @@ def add_counter(current: int, delta: int) -> int:
 
 
 def native_capabilities(backend: object) -> tuple[str, ...]:
-    """The capabilities `backend` (an object or a class) implements itself."""
+    """The capabilities `backend` (an object or a class) implements itself, in vocabulary order."""
     return tuple(name for name in CAPABILITIES if callable(getattr(backend, name, None)))
 
 
-#: Short names for `wasmcache backends`' NATIVE-KV column.
-SHORT_NAMES = {"increment": "incr", "compare_and_swap": "cas", "get_many": "mget",
-               "set_many": "mset", "delete_many": "mdel", "list_keys": "list"}
-
-
-def spec_capabilities(opener: object) -> tuple[str, ...] | None:
-    """What the backend class an opener returns implements natively, read from the opener's
-    return annotation without opening anything; None when the annotation does not say."""
-    returned = getattr(opener, "__annotations__", {}).get("return")
-    if isinstance(returned, str):  # postponed: look the name up in the opener's module, whose
-        module = sys.modules.get(getattr(opener, "__module__", ""))  # lazy __getattr__ may
-        try:                                                         # import it (PEP 562)
-            returned = getattr(module, returned) if returned.isidentifier() else None
-        except Exception:  # noqa: BLE001 - an unresolvable annotation simply tells us nothing
-            return None
-    return native_capabilities(returned) if isinstance(returned, type) else None
+#: Short names for the CAPABILITIES column of `wasmcache backends`.
+SHORT_NAMES = {"usage": "usage", "increment": "incr", "compare_and_swap": "cas",
+               "get_many": "mget", "set_many": "mset", "delete_many": "mdel", "list_keys": "list"}
 
 
 class KeyValueOps:

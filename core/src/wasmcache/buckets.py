@@ -16,12 +16,21 @@ cannot tell a bucket it may not open from one that does not exist.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from ..errors import WasmcacheError
-from ..limits import validate_namespace
+from .errors import WasmcacheError
+from .limits import validate_namespace
 
 DEFAULT_BUCKET = "default"
 BUCKET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A bucket a guest may open: its identifier and the backend namespace it lives in."""
+
+    name: str
+    namespace: str
 
 
 def bucket_problem(namespace: str, bucket: str) -> str | None:

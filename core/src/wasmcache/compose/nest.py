@@ -1,4 +1,4 @@
-"""`prepare_component`: nest an unchanged guest with the adapter in a wrapper component.
+"""`prepare_component`: nest an unchanged guest with the payload adapter in a wrapper component.
 
 The wrapper re-declares the guest's imports by copying the guest's leading type, import and alias
 sections verbatim (so every index in them means the same thing), then appends: the private
@@ -8,7 +8,8 @@ adapter) and the guest's exports re-exported. Only section headers and the few i
 export entries are parsed; the 18 MB of guest code is copied as one block.
 
 Anything this module does not understand leaves the guest unchanged: the host then serves the
-cache interface directly (see `capi`), which is slower per byte but equally correct.
+cache interface directly (`wasmcache.wire.cache.CACHE`), which is slower per byte but equally
+correct. A guest that imports a private interface itself is refused (`PrivateImport`).
 """
 
 from __future__ import annotations
@@ -19,15 +20,12 @@ from dataclasses import dataclass, field
 
 from wasmtime import wat2wasm
 
-from .adapter import (
-    ADAPTER_VERSION,
-    CACHE_INTERFACE,
-    PRIVATE_INTERFACE,
-    adapter_wat,
-    private_instance_type_wat,
-)
+from ..errors import WasmcacheError
+from ..wire.cache import CACHE_INTERFACE, PAYLOAD_INTERFACE
+from ..wire.table import PRIVATE_PACKAGE
+from .adapter import ADAPTER_VERSION, adapter_wat, private_instance_type_wat
 
-log = logging.getLogger("wasmcache.fastpath")
+log = logging.getLogger("wasmcache.compose")
 
 COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"
 CUSTOM, CORE_TYPE, COMPONENT, INSTANCE, ALIAS, TYPE, IMPORT, EXPORT = 0, 3, 4, 5, 6, 7, 10, 11
@@ -38,6 +36,19 @@ MARKER = "wasmcache-fastpath-adapter"
 
 class Unsupported(Exception):
     """The guest uses an encoding this wrapper does not handle; it is left unchanged."""
+
+
+class PrivateImport(WasmcacheError):
+    """The component imports an interface that only wasmcache's own adapter may import."""
+
+
+def refuse_private_imports(names: list[str]) -> None:
+    """Raise `PrivateImport` when one of a component's import `names` is private."""
+    for name in names:
+        if name.startswith(PRIVATE_PACKAGE):
+            raise PrivateImport(
+                f"the component imports {name}, an interface private to wasmcache's own "
+                "adapter; a guest may import wasmcache:cache/cache, wasi:keyvalue and WASI")
 
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
@@ -203,6 +214,7 @@ def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
             for _ in range(count):
                 sort, pos = _read_alias(wasm, pos)
                 spaces.add(sort)
+    refuse_private_imports([name for name, _, _ in imports])
     if not any(name == CACHE_INTERFACE and sort[0] == SORT_INSTANCE
                for name, sort, _ in imports):
         raise Unsupported(f"the guest does not import {CACHE_INTERFACE}")
@@ -236,7 +248,7 @@ def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
         _section(CUSTOM, _enc_string(MARKER) + ADAPTER_VERSION.encode()),
         prefix,
         _vec_section(TYPE, [private_type]),
-        _vec_section(IMPORT, [b"\x00" + _enc_string(PRIVATE_INTERFACE) + bytes([SORT_INSTANCE])
+        _vec_section(IMPORT, [b"\x00" + _enc_string(PAYLOAD_INTERFACE) + bytes([SORT_INSTANCE])
                               + _uleb(type_index)]),
         _section(COMPONENT, adapter),
         _section(COMPONENT, wasm),
@@ -263,15 +275,12 @@ def is_wrapped(wasm: bytes) -> bool:
 
 
 def prepare_component(wasm: bytes) -> bytes:
-    """`wasm` nested with the payload adapter, or `wasm` itself when that is off or impossible.
+    """`wasm` nested with the payload adapter, or `wasm` itself when that is impossible.
 
-    Off with ``WASMCACHE_FAST_PATH=0``; unchanged for a guest that does not import the cache
-    interface, is already wrapped, or uses an encoding `wrap` does not handle.
+    Unchanged for a guest that does not import the cache interface or uses an encoding `wrap`
+    does not handle; `PrivateImport` for one that imports a private interface itself (an
+    already wrapped component included: only the wrapper made in this process may).
     """
-    from . import enabled
-
-    if not enabled() or is_wrapped(wasm):
-        return wasm
     try:
         return wrap(wasm)
     except (Unsupported, IndexError, UnicodeDecodeError) as exc:

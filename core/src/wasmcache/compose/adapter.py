@@ -1,8 +1,9 @@
-"""The adapter component: serves `wasmcache:cache/cache` to a guest over a private string interface.
+"""The adapter component: serves `wasmcache:cache/cache` to a guest over the private payload
+interface (`wasmcache.wire.cache.PAYLOAD`).
 
 wasmtime-py converts a ``list<u8>`` one Python int per byte, but hands a ``string`` across as one
 contiguous buffer. The adapter exports the cache interface to the guest (payloads as
-``list<u8>``) and imports `PRIVATE_INTERFACE`, whose payloads are ``string``s lowered with
+``list<u8>``) and imports `PAYLOAD_INTERFACE`, whose payloads are ``string``s lowered with
 ``string-encoding=latin1+utf16``: the canonical ABI then copies the payload bytes as a Latin-1
 string, one byte per character, and the adapter's core code only forwards pointers. The host
 side converts with ``.decode('latin-1')`` / ``.encode('latin-1')``.
@@ -16,13 +17,12 @@ floor through exactly the same lifts.
 
 from __future__ import annotations
 
+from ..wire.cache import CACHE_INTERFACE
+from ..wire.table import ERROR_CASES
+
 # Bump this whenever the generated WAT changes: it is part of the compile cache's key.
 ADAPTER_VERSION = "3"
 
-CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
-PRIVATE_INTERFACE = "wasmcache:fastpath/payload@0.1.0"
-ERROR_CASES = ("not-found", "invalid-key", "value-too-large", "access-denied", "unavailable",
-               "internal")
 INTERNAL = ERROR_CASES.index("internal")
 
 _ENUM = "(enum " + " ".join(f'"{case}"' for case in ERROR_CASES) + ")"
@@ -129,7 +129,7 @@ def _string_iface_decls() -> str:
 
 
 def private_instance_type_wat() -> str:
-    """The instance type of `PRIVATE_INTERFACE`, as a one-entry component (for its encoding)."""
+    """The instance type of `PAYLOAD_INTERFACE`, as a one-entry component (for its encoding)."""
     return f"(component (type (instance {_string_iface_decls()})))"
 
 

@@ -1,0 +1,12 @@
+"""Components wasmcache generates and nests around an unchanged guest.
+
+`adapter` writes the payload adapter (and, for tests and the bench, its mirror and its floor) as
+WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python.
+"""
+
+from __future__ import annotations
+
+from .adapter import ADAPTER_VERSION
+from .nest import PrivateImport, prepare_component, refuse_private_imports
+
+__all__ = ["ADAPTER_VERSION", "PrivateImport", "prepare_component", "refuse_private_imports"]
