@@ -21,11 +21,11 @@ class Backend(Protocol):
     `BackendUnavailable` when the store cannot be reached; any other exception becomes the
     `internal` error for the guest.
 
-    Optional capabilities, found by the presence of the method (docs/backends.md, section 5):
-    ``usage(namespace) -> (keys, bytes)`` for quotas, and for wasi:keyvalue
-    ``increment``, ``compare_and_swap``, ``get_many``, ``set_many``, ``delete_many`` and
-    ``list_keys`` (signatures and the core's generic fallbacks in
-    `wasmcache.keyvalue.capabilities`).
+    Optional capabilities, used when the backend has the method (docs/backends.md, section 5)
+    and declared in `BackendSpec.capabilities`: ``usage(namespace) -> (keys, bytes)`` for
+    quotas, and for wasi:keyvalue ``increment``, ``compare_and_swap``, ``get_many``,
+    ``set_many``, ``delete_many`` and ``list_keys`` (signatures and the core's generic
+    fallbacks in `wasmcache.capabilities`).
     """
 
     def get(self, namespace: str, key: bytes) -> bytes | None:
@@ -65,6 +65,11 @@ class BackendSpec:
     :param open: called with the full URL; raises `WasmcacheError` for a bad URL or option.
     :param description: one line shown by ``wasmcache backends``.
     :param example: an example URL shown by ``wasmcache backends``.
+    :param capabilities: the optional methods the opened backend has, in the vocabulary of
+        `wasmcache.capabilities.CAPABILITIES` (``usage``, ``increment``, ``compare_and_swap``,
+        ``get_many``, ``set_many``, ``delete_many``, ``list_keys``); listed by
+        ``wasmcache backends`` without opening (or importing) the backend, and checked against
+        the opened backend by the contract suite.
     """
 
     schemes: tuple[str, ...]

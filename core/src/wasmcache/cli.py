@@ -9,9 +9,9 @@ from typing import NoReturn
 
 import click
 
+from .capabilities import SHORT_NAMES
 from .config import Config, load_config, parse_size, resolve_backend
 from .errors import WasmcacheError
-from .keyvalue.capabilities import SHORT_NAMES, spec_capabilities
 from .limits import validate_namespace
 from .plugins import get_registry, mask_url
 from .runner import GuestOptions, GuestTrap, run_guest
@@ -108,11 +108,13 @@ def run(backend: str | None, namespace: str | None, guest_name: str | None,
     """
     collector = Stats() if stats else None
     try:
+        for line in get_registry().failure_lines():
+            logging.getLogger("wasmcache.plugins").warning("%s", line)
         config = load_config(config_path)
         url, options = _effective(config, backend, namespace, guest_name, guest, timeout,
                                   max_memory)
         options.args = args
-        options.stats = collector
+        options.observer = collector
         code = run_guest(guest, url, options)
     except GuestTrap as exc:
         code = _report(str(exc), EXIT_TRAP)
@@ -183,25 +185,28 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
 
 @main.command()
 def backends() -> None:
-    """List installed backends: scheme, distribution, version, native wasi:keyvalue capabilities.
+    """List installed backends: scheme, distribution, version, optional capabilities.
 
-    NATIVE-KV: incr, cas, mget, mset, mdel, list (docs/keyvalue.md); "-" when the core's
-    generic fallbacks serve all of them, "?" when the opener's return type does not say.
+    CAPABILITIES, as each plugin declares them (docs/backends.md): usage (quotas shared across
+    hosts), incr, cas, mget, mset, mdel, list (native wasi:keyvalue); "-" when the core's
+    generic fallbacks serve all of them. Plugins that failed to load are listed after the
+    table, by name, with their error.
     """
     registry = get_registry()
-    rows = [("SCHEME", "DISTRIBUTION", "VERSION", "NATIVE-KV", "DESCRIPTION")]
+    rows = [("SCHEME", "DISTRIBUTION", "VERSION", "CAPABILITIES", "DESCRIPTION")]
     for scheme, entry in sorted(registry.backends.items()):
-        native = spec_capabilities(entry.spec.open)
-        kv = "?" if native is None else ",".join(SHORT_NAMES[n] for n in native) or "-"
-        rows.append((f"{scheme}://", entry.distribution, entry.version, kv,
+        declared = ",".join(SHORT_NAMES[name] for name in entry.spec.capabilities
+                            if name in SHORT_NAMES) or "-"
+        rows.append((f"{scheme}://", entry.distribution, entry.version, declared,
                      entry.spec.description))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
         click.echo("  ".join([*cells, row[4]]).rstrip())
-    # a plugin that failed to import was already reported once, by name, when it was loaded
-    for conflict in registry.conflicts:
-        click.echo(f"warning: {conflict}", err=True)
+    for line in registry.failure_lines():
+        click.echo(f"wasmcache: WARNING: {line}", err=True)
+    for problem in registry.conflicts:
+        click.echo(f"warning: {problem}", err=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import logging
 import os
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,9 +17,8 @@ import pluggy
 
 from . import hookspecs
 from .backend import Backend, BackendSpec
+from .capabilities import CAPABILITIES
 from .errors import WasmcacheError
-
-log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "wasmcache"
 DISABLE_ENV = "WASMCACHE_DISABLE_PLUGINS"
@@ -73,6 +71,11 @@ class PluginRegistry:
             specs: list[BackendSpec] = []
             impl.function(register=specs.append)
             for spec in specs:
+                unknown = [word for word in spec.capabilities if word not in CAPABILITIES]
+                if unknown:
+                    self.conflicts.append(
+                        f"{dist} declares unknown capabilities {', '.join(unknown)} for "
+                        f"{', '.join(spec.schemes)} (known: {', '.join(CAPABILITIES)})")
                 for scheme in spec.schemes:
                     entry = RegisteredBackend(spec, impl.plugin_name, dist, version)
                     if scheme in self.backends:
@@ -90,6 +93,11 @@ class PluginRegistry:
             dist, version = self._dists.get(name, ("wasmcache", _version("wasmcache")))
             out.append((name, dist, version))
         return out
+
+    def failure_lines(self) -> list[str]:
+        """One line per plugin that failed to load: its name, distribution and error."""
+        return [f"plugin {failure.plugin!r} ({failure.distribution}) failed to load: "
+                f"{failure.error}" for failure in self.failures]
 
     def lookup(self, url: str) -> RegisteredBackend:
         """The backend serving `url`, or a one-line error that says what to install."""
@@ -170,8 +178,6 @@ def build_registry() -> PluginRegistry:
                 plugin: ModuleType = ep.load()
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the rest
                 failures.append(PluginFailure(ep.name, dist_name, f"{type(exc).__name__}: {exc}"))
-                log.warning("wasmcache plugin %r (%s) failed to load: %s: %s",
-                            ep.name, dist_name, type(exc).__name__, exc)
                 continue
             pm.register(plugin, name=ep.name)
             dists[ep.name] = (dist_name, dist.version)

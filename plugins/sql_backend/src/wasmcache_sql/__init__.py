@@ -76,5 +76,6 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         open=open_sql,
         description="SQL table via SQLAlchemy 2 (SQLite file, PostgreSQL, MySQL/MariaDB)",
         example="sqlite:///wasmcache.db",
-        capabilities=("ttl", "shared"),
+        capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
+                      "delete_many", "list_keys"),
     ))
