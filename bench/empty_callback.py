@@ -10,19 +10,20 @@ of wasmcache's: what is left between this and a real `wasmcache run` is our Pyth
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
-from wasmcache import CacheHost
+from wasmcache import GuestSession, _wasmtime
 from wasmcache.backends.memory import MemoryBackend
-from wasmcache.fastpath import capi
-from wasmcache.fastpath.adapter import CACHE_INTERFACE, PRIVATE_INTERFACE
 from wasmcache.runner import NO_DEADLINE, load_guest, make_engine
+from wasmcache.wire import capi
+from wasmcache.wire.cache import CACHE, PAYLOAD
 from wasmtime import Store, WasiConfig
 from wasmtime.component import Linker
 
 
 def empty_delete(_d: int, _c: int, _t: int, _args: int, _n: int, results: int, _r: int) -> int:
-    capi._write_result(results, True, 0)  # result<_, error> = ok
+    _wasmtime.write_result(results, True, 0)  # result<_, error> = ok
     return 0
 
 
@@ -32,14 +33,15 @@ def main(argv: list[str]) -> None:
     component = load_guest(engine, guest)
     linker = Linker(engine)
     linker.add_wasip2()
-    host = CacheHost(MemoryBackend(), "empty-callback")
-    funcs = capi.payload_funcs(host)
-    funcs["delete"] = empty_delete
+    session = GuestSession(MemoryBackend(), "empty-callback")
+    set_and_get = dataclasses.replace(PAYLOAD, functions=tuple(
+        function for function in PAYLOAD.functions if function.name != "delete"))
     with linker.root() as root:
-        with root.add_instance(CACHE_INTERFACE) as iface:  # still imported by the wrapper
-            capi.add_raw_funcs(iface, capi.cache_funcs(host))
-        with root.add_instance(PRIVATE_INTERFACE) as iface:
-            capi.add_raw_funcs(iface, funcs)
+        with root.add_instance(CACHE.interface) as iface:  # still imported by the wrapper
+            capi.register(iface, CACHE, session)
+        with root.add_instance(PAYLOAD.interface) as iface:
+            capi.register(iface, set_and_get, session)
+            capi.define(iface, "delete", empty_delete)
     store = Store(engine)
     store.set_epoch_deadline(NO_DEADLINE)
     wasi = WasiConfig()

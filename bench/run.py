@@ -55,10 +55,11 @@ def time_raw_fresh(label: str, tmp: Path, op: str, size: int, iterations: int) -
 
 # ---- the guest -------------------------------------------------------------------------
 
-def run_guest(guest: Path, url: str, specs: list[str], env: dict[str, str]
-              ) -> tuple[list[dict], float, int]:
-    """Run the bench guest; its JSON lines, the wall time and the host's peak RSS (KiB)."""
-    command = [WASMCACHE, "run", "--backend", url, "--namespace",
+def run_guest(guest: Path, url: str, specs: list[str], env: dict[str, str],
+              wasmcache: str = WASMCACHE) -> tuple[list[dict], float, int]:
+    """Run the bench guest (with `wasmcache`, this checkout's by default); its JSON lines, the
+    wall time and the host's peak RSS (KiB)."""
+    command = [wasmcache, "run", "--backend", url, "--namespace",
                f"bench-{uuid.uuid4().hex[:8]}", str(guest), *specs]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -204,8 +205,8 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
     "set_1mib_s"; and "empty_callback_delete_s", the guest's delete against an empty host
     callback (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
     """
-    from wasmcache.fastpath.adapter import floor_adapter_wat
-    from wasmcache.fastpath.wrap import wrap
+    from wasmcache.compose.adapter import floor_adapter_wat
+    from wasmcache.compose.nest import wrap
 
     floor_guest = tmp / "floor_guest.wasm"
     floor_guest.write_bytes(wrap(guest.read_bytes(), floor_adapter_wat()))
@@ -229,16 +230,16 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
 
 def host_overhead(results: dict) -> dict:
     """What the host adds to a small call on memory, against the floor, plus the plain-Python
-    cost of the same `CacheHost.delete` (the rest is wasmtime's host call and ctypes)."""
+    cost of the same `GuestSession.delete` (the rest is wasmtime's host call and ctypes)."""
     memory = results["backends"].get("memory")
     floor = results["floor"]
     if not memory:
         return {}
     delete = next(r for r in memory["rows"] if r["op"] == "delete" and r["size"] == 100)
-    from wasmcache import CacheHost
+    from wasmcache import GuestSession
     from wasmcache.backends.memory import MemoryBackend
 
-    host = CacheHost(MemoryBackend(), "floor")
+    host = GuestSession(MemoryBackend(), "floor")
     start = time.perf_counter_ns()
     for _ in range(10000):
         host.delete("bench-delete-100")
@@ -296,7 +297,7 @@ def markdown(results: dict) -> str:
                   f"callback − floor), µs | {_fmt(f['wasmtime_call_s'])} |",
                   f"| of which wasmcache's Python (guest delete − empty callback), µs | "
                   f"{_fmt(f['our_python_s'])} |",
-                  f"| the same CacheHost.delete in a tight plain-Python loop, µs | "
+                  f"| the same GuestSession.delete in a tight plain-Python loop, µs | "
                   f"{_fmt(f['host_python_delete_s'])} |"]
         lines += [f"| host overhead of {name.replace('_1mib', ' 1 MiB')} on memory "
                   f"(guest − floor), µs | {_fmt(seconds)} |"

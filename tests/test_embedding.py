@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import wasmcache
-from wasmcache import CacheHost, GuestOptions, open_backend, run_guest
+from wasmcache import GuestOptions, GuestSession, open_backend, run_guest
 from wasmcache.compile_cache import cache_dir, load_component
 from wasmtime import Engine, Store
 from wasmtime.component import Component, Linker
@@ -48,7 +48,7 @@ PROBE_WAT = """
 
 def test_add_to_linker_serves_a_guest_on_the_embedders_store(wasmcache_memory_url: str) -> None:
     engine = Engine()
-    host = CacheHost(open_backend(wasmcache_memory_url), "embedder")
+    host = GuestSession(open_backend(wasmcache_memory_url), "embedder")
     assert host.set("hello", b"\x00world", None) is None
     linker = Linker(engine)
     wasmcache.add_to_linker(linker, host)
@@ -68,7 +68,7 @@ def test_run_guest_api(hello_guest: Path, capfd: pytest.CaptureFixture[str],
                      GuestOptions(namespace="api", args=["set", "k", "v"]))
     assert code == 0
     assert capfd.readouterr().out == "set k: ok\n"
-    assert CacheHost(open_backend(wasmcache_memory_url), "api").get("k") == b"v"
+    assert GuestSession(open_backend(wasmcache_memory_url), "api").get("k") == b"v"
 
 
 def test_compiled_components_are_cached(tmp_path: Path, wat_guest) -> None:

@@ -1,8 +1,9 @@
-"""The fast path agrees with the stock path byte for byte, through real guests.
+"""The two registration styles agree byte for byte, through real guests.
 
 A small WAT guest (`mirror_guest_wat`) re-exports the cache interface with Latin-1 string
-payloads, so these tests can send 1 MiB values from Python cheaply; it runs on four hosts: stock
-``add_func`` or raw C-API callbacks, each with the guest unwrapped or wrapped with the adapter.
+payloads, so these tests can send 1 MiB values from Python cheaply; it runs on four hosts: the
+public ``add_func`` style or raw C-API callbacks (`wasmcache.wire`), each with the guest
+unwrapped or wrapped with the payload adapter.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from wasmcache import CacheHost, Limits
+from wasmcache import GuestSession, Limits
 from wasmcache.backends.memory import MemoryBackend
+from wasmcache.compose import PrivateImport, prepare_component
+from wasmcache.compose.adapter import floor_adapter_wat, mirror_guest_wat
+from wasmcache.compose.nest import is_wrapped, wrap
 from wasmcache.errors import BackendUnavailable
-from wasmcache.fastpath import prepare_component
-from wasmcache.fastpath.adapter import ERROR_CASES, floor_adapter_wat, mirror_guest_wat
-from wasmcache.fastpath.wrap import is_wrapped, wrap
 from wasmcache.linker import add_to_linker
+from wasmcache.wire.table import ERROR_CASES
 from wasmtime.component import Component, Linker
 
 from conftest import FailingBackend
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 ENGINE = wasmtime.Engine()
 MIRROR = wasmtime.wat2wasm(mirror_guest_wat())
-CONFIGS = [(False, False), (False, True), (True, False), (True, True)]  # (fast, wrapped)
+CONFIGS = [("public", False), ("public", True), ("capi", False), ("capi", True)]
 
 VALUES = {
     "empty": b"",
@@ -41,15 +43,15 @@ KEYS = ["k", "nul\x00key", "caf\u00e9/\U0001F600", "\u00e9" * 125, "x" * 250, "x
 
 
 class Guest:
-    """One instance of the mirror guest on a host built with `fast` and maybe wrapped."""
+    """One instance of the mirror guest on a host registered in `style` and maybe wrapped."""
 
-    def __init__(self, host: CacheHost, fast: bool, wrapped: bool, wasm: bytes | None = None
+    def __init__(self, host: GuestSession, style: str, wrapped: bool, wasm: bytes | None = None
                  ) -> None:
         if wasm is None:
             wasm = prepare_component(MIRROR) if wrapped else MIRROR
         assert is_wrapped(wasm) == wrapped
         linker = Linker(ENGINE)
-        add_to_linker(linker, host, fast=fast)
+        add_to_linker(linker, host, style=style)
         self.store = wasmtime.Store(ENGINE)
         instance = linker.instantiate(self.store, Component(ENGINE, wasm))
         self.funcs = {name: instance.get_func(self.store, instance.get_export_index(
@@ -87,66 +89,69 @@ def transcript(guest: Guest) -> list[object]:
 
 @pytest.fixture(scope="module")
 def stock_transcript() -> list[object]:
-    return transcript(Guest(CacheHost(MemoryBackend(), "t"), fast=False, wrapped=False))
+    return transcript(Guest(GuestSession(MemoryBackend(), "t"), style="public", wrapped=False))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("fast", "wrapped"), CONFIGS[1:])
-def test_every_operation_agrees_with_stock(stock_transcript: list[object], fast: bool,
+@pytest.mark.parametrize(("style", "wrapped"), CONFIGS[1:])
+def test_every_operation_agrees_with_stock(stock_transcript: list[object], style: str,
                                            wrapped: bool) -> None:
-    got = transcript(Guest(CacheHost(MemoryBackend(), "t"), fast=fast, wrapped=wrapped))
+    got = transcript(Guest(GuestSession(MemoryBackend(), "t"), style=style, wrapped=wrapped))
     assert len(got) == len(stock_transcript)
     for index, (a, b) in enumerate(zip(got, stock_transcript, strict=True)):
-        assert a == b, f"step {index}: fast={fast} wrapped={wrapped}: {a!r:.80} != {b!r:.80}"
+        assert a == b, f"step {index}: {style} wrapped={wrapped}: {a!r:.80} != {b!r:.80}"
     assert stock_transcript[1:3] == [None, b""]
     assert VALUES["1mib"] in stock_transcript
     assert stock_transcript.count("value-too-large") == 3
     assert stock_transcript.count("invalid-key") >= 6
 
 
-@pytest.mark.parametrize(("fast", "wrapped"), CONFIGS)
+@pytest.mark.parametrize(("style", "wrapped"), CONFIGS)
 @pytest.mark.parametrize(("exc", "case"), [(BackendUnavailable("down"), "unavailable"),
                                            (KeyError("bug"), "internal")])
-def test_backend_failures_map_to_the_same_error(fast: bool, wrapped: bool, exc: Exception,
+def test_backend_failures_map_to_the_same_error(style: str, wrapped: bool, exc: Exception,
                                                 case: str) -> None:
-    guest = Guest(CacheHost(FailingBackend(exc), "t"), fast=fast, wrapped=wrapped)
+    guest = Guest(GuestSession(FailingBackend(exc), "t"), style=style, wrapped=wrapped)
     assert [guest.set("k", b"v", None), guest.get("k"), guest.delete("k")] == [case] * 3
     assert guest.set("", b"v", None) == "invalid-key"
 
 
-@pytest.mark.parametrize(("fast", "wrapped"), CONFIGS)
-def test_lowered_limits_apply_on_every_path(fast: bool, wrapped: bool) -> None:
-    host = CacheHost(MemoryBackend(), "t", Limits(max_key_bytes=4, max_value_bytes=3))
-    guest = Guest(host, fast=fast, wrapped=wrapped)
+@pytest.mark.parametrize(("style", "wrapped"), CONFIGS)
+def test_lowered_limits_apply_on_every_path(style: str, wrapped: bool) -> None:
+    host = GuestSession(MemoryBackend(), "t", Limits(max_key_bytes=4, max_value_bytes=3))
+    guest = Guest(host, style=style, wrapped=wrapped)
     assert [guest.set("abcd", b"123", 1), guest.get("abcd"), guest.set("abcde", b"1", None),
             guest.set("a", b"1234", None)] == [None, b"123", "invalid-key", "value-too-large"]
 
 
-class RaisingHost(CacheHost):
+class RaisingHost(GuestSession):
     def get(self, key: str) -> bytes:  # type: ignore[override]
         raise ValueError("host bug")
 
 
-@pytest.mark.parametrize(("fast", "wrapped"), CONFIGS)
-def test_a_raising_host_traps_and_reraises_like_stock(fast: bool, wrapped: bool) -> None:
-    guest = Guest(RaisingHost(MemoryBackend(), "t"), fast=fast, wrapped=wrapped)
+@pytest.mark.parametrize(("style", "wrapped"), CONFIGS)
+def test_a_raising_host_traps_and_reraises_like_stock(style: str, wrapped: bool) -> None:
+    guest = Guest(RaisingHost(MemoryBackend(), "t"), style=style, wrapped=wrapped)
     with pytest.raises(ValueError, match="host bug"):
         guest.get("k")
 
 
-def test_env_switch_turns_the_wrapper_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrapping_needs_no_internals_and_a_wrapped_component_is_not_wrapped_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter is plain WebAssembly: it nests the guest whatever the registration style.
+    A component that already imports the private interface (a wrapper included) is refused."""
     monkeypatch.setenv("WASMCACHE_FAST_PATH", "0")
-    assert prepare_component(MIRROR) == MIRROR
-    monkeypatch.setenv("WASMCACHE_FAST_PATH", "1")
     wrapped = prepare_component(MIRROR)
-    assert wrapped != MIRROR and prepare_component(wrapped) == wrapped
+    assert wrapped != MIRROR and is_wrapped(wrapped)
+    with pytest.raises(PrivateImport, match="wasmcache:fastpath/payload@0.1.0"):
+        prepare_component(wrapped)
 
 
 def test_the_floor_adapter_answers_in_wasm_without_reaching_the_host() -> None:
     """The bench's floor guest: same lifts, but no call reaches the backend; get returns the
     last value set (so a guest that checks what it reads back still runs)."""
     backend = MemoryBackend()
-    guest = Guest(CacheHost(backend, "t"), fast=True, wrapped=True,
+    guest = Guest(GuestSession(backend, "t"), style="capi", wrapped=True,
                   wasm=wrap(MIRROR, floor_adapter_wat()))
     assert guest.get("k") == "not-found"
     assert guest.set("k", VALUES["1mib"], None) is None

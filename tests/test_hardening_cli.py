@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from wasmcache import CacheHost, open_backend
+from wasmcache import GuestSession, open_backend
 from wasmcache.testing.hardening import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_hostile_guests_leave_other_namespaces_intact(hostile_guest: Path, wat_g
     data["pulse-1"] = b"and the pulse"
     backend = open_backend(url)
     try:
-        host = CacheHost(backend, victim)
+        host = GuestSession(backend, victim)
         for key, value in data.items():
             assert host.set(key, value, None) is None
     finally:
@@ -106,7 +106,7 @@ def test_hostile_guests_leave_other_namespaces_intact(hostile_guest: Path, wat_g
 
     backend = open_backend(url)
     try:
-        host = CacheHost(backend, victim)
+        host = GuestSession(backend, victim)
         damaged = [key for key, value in data.items() if host.get(key) != value]
     finally:
         backend.close()

@@ -27,7 +27,7 @@ from types import ModuleType
 
 import pytest
 import redis
-from wasmcache import CacheHost, open_backend
+from wasmcache import GuestSession, open_backend
 from wasmcache.testing.hardening import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +246,7 @@ def test_server_stopped_under_a_running_guest(server, hostile_guest: Path, crash
         _until(lines, " ok", seen, count=6)
         backend = open_backend(server.url)
         try:
-            assert CacheHost(backend, namespace).set("pulse-stop", b"1", None) is None
+            assert GuestSession(backend, namespace).set("pulse-stop", b"1", None) is None
         finally:
             backend.close()
         _, stderr = guest.communicate(timeout=GUEST_TIMEOUT)
@@ -276,7 +276,7 @@ def test_server_stopped_under_a_running_guest(server, hostile_guest: Path, crash
     acked = [line.split()[1] for line in calls[:stopped_at]
              if line.startswith("set ") and line.endswith(" ok")]
     backend = open_backend(server.url)
-    host = CacheHost(backend, namespace)
+    host = GuestSession(backend, namespace)
     try:
         lost = [key for key in acked
                 if host.get(key) != f"value-{key.split('-')[1]}".encode()]
@@ -292,13 +292,13 @@ def test_server_stopped_under_a_running_guest(server, hostile_guest: Path, crash
 # --- disk: full and read-only ---------------------------------------------------------------
 FILL = textwrap.dedent("""
     import json, resource, signal, sys
-    from wasmcache import CacheHost, open_backend
+    from wasmcache import GuestSession, open_backend
     directory, fsize = sys.argv[1], int(sys.argv[2])
     if fsize:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     backend = open_backend("disk://" + directory)
-    host = CacheHost(backend, "fill")
+    host = GuestSession(backend, "fill")
     acked, errors = [], []
     for i in range(64):
         value = bytes([i]) * (1024 * 1024) if i % 2 else f"small-{i}".encode()
@@ -326,7 +326,7 @@ def _intact(directory: Path, acked: list[int]) -> list[str]:
 
     problems = []
     backend = open_backend(f"disk://{directory}")
-    host = CacheHost(backend, "fill")
+    host = GuestSession(backend, "fill")
     try:
         for i in acked:
             if host.get(f"k{i}") != _expected(i):
@@ -377,12 +377,12 @@ def test_full_disk_gives_internal_or_unavailable_and_keeps_data(
 
 FREEZE = textwrap.dedent("""
     import json, subprocess, sys
-    from wasmcache import CacheHost, open_backend
+    from wasmcache import GuestSession, open_backend
     directory, step = sys.argv[1], sys.argv[2]
     def expected(i):
         return bytes([i]) * (1024 * 1024) if i % 2 else f"small-{i}".encode()
     backend = open_backend("disk://" + directory)
-    host = CacheHost(backend, "fill")
+    host = GuestSession(backend, "fill")
     for i in range(6):
         assert host.set(f"k{i}", expected(i), None) is None
     subprocess.run(["chattr", "-R", "+i", directory], check=True)

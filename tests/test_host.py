@@ -1,4 +1,4 @@
-"""CacheHost: the checks the core does once for every backend, and its error mapping."""
+"""GuestSession: the checks the core does once for every backend, and its error mapping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from wasmcache import (
     BackendUnavailable,
     CacheError,
-    CacheHost,
+    GuestSession,
     Limits,
     WasmcacheError,
     open_backend,
@@ -27,7 +27,7 @@ from conftest import FailingBackend
 )
 def test_backend_exceptions_become_error_cases(exc: Exception, expected: CacheError,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    host = CacheHost(FailingBackend(exc), "ns1")
+    host = GuestSession(FailingBackend(exc), "ns1")
     with caplog.at_level(logging.WARNING, logger="wasmcache.host"):
         assert host.set("k", b"secret-value", None) == expected
         assert host.get("k") == expected
@@ -38,14 +38,14 @@ def test_backend_exceptions_become_error_cases(exc: Exception, expected: CacheEr
 
 
 def test_validation_happens_before_the_backend_is_called() -> None:
-    host = CacheHost(FailingBackend(RuntimeError("must not be reached")), "ns")
+    host = GuestSession(FailingBackend(RuntimeError("must not be reached")), "ns")
     assert host.set("", b"v", None) == CacheError.INVALID_KEY
     assert host.get("k" * 251) == CacheError.INVALID_KEY
     assert host.set("k", b"x" * (1024 * 1024 + 1), None) == CacheError.VALUE_TOO_LARGE
 
 
 def test_operator_limits_apply(wasmcache_memory_url: str) -> None:
-    host = CacheHost(open_backend(wasmcache_memory_url), "ns",
+    host = GuestSession(open_backend(wasmcache_memory_url), "ns",
                      Limits(max_key_bytes=4, max_value_bytes=3))
     assert host.set("abcd", b"123", None) is None
     assert host.set("abcde", b"1", None) == CacheError.INVALID_KEY
@@ -69,7 +69,7 @@ def test_invalid_namespaces(name: str) -> None:
     with pytest.raises(WasmcacheError, match="invalid namespace"):
         validate_namespace(name)
     with pytest.raises(WasmcacheError):
-        CacheHost(open_backend("memory://"), name)
+        GuestSession(open_backend("memory://"), name)
 
 
 def test_storage_key_is_injective_across_namespace_and_key() -> None:
@@ -82,6 +82,6 @@ def test_storage_key_is_injective_across_namespace_and_key() -> None:
 def test_memory_urls_share_a_store_per_name() -> None:
     first, again, other = (open_backend(u) for u in
                            ("memory://shared-x", "memory://shared-x", "memory://shared-y"))
-    CacheHost(first, "ns").set("k", b"v", None)
-    assert CacheHost(again, "ns").get("k") == b"v"
-    assert CacheHost(other, "ns").get("k") == CacheError.NOT_FOUND
+    GuestSession(first, "ns").set("k", b"v", None)
+    assert GuestSession(again, "ns").get("k") == b"v"
+    assert GuestSession(other, "ns").get("k") == CacheError.NOT_FOUND

@@ -9,6 +9,8 @@ directory put on PYTHONPATH of the ``wasmcache`` process.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import uuid
 from collections.abc import Callable
@@ -153,3 +155,22 @@ def test_wasmcache_register_backends_is_called_for_an_entry_point_plugin(
     assert (run.returncode, run.stdout) == (0, EXPECTED), run.stderr
     off = run_cli("backends", env={**env, "WASMCACHE_DISABLE_PLUGINS": "toy"})
     assert "toy://" not in schemes_of(off.stdout)
+
+
+# --- listing imports no backend library --------------------------------------------------------
+LIST_AND_REPORT_IMPORTS = """
+import sys
+from click.testing import CliRunner
+from wasmcache.cli import main
+result = CliRunner().invoke(main, ["backends"])
+assert result.exit_code == 0, result.output
+print(" ".join(sorted(name for name in ("redis", "sqlalchemy", "diskcache", "psycopg", "pymysql")
+                      if name in sys.modules)) or "none")
+"""
+
+
+def test_backends_lists_every_scheme_without_importing_a_backend_library() -> None:
+    """Capabilities are declared where a plugin registers: listing opens and imports nothing."""
+    done = subprocess.run([sys.executable, "-c", LIST_AND_REPORT_IMPORTS], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "none\n"), done.stderr

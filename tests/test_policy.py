@@ -1,4 +1,4 @@
-"""Per-guest policy through CacheHost: access modes, key prefixes, quotas, limits.
+"""Per-guest policy through GuestSession: access modes, key prefixes, quotas, limits.
 
 Runs on memory://, disk://, a real Redis and a real PostgreSQL: the same rules on each, and
 quotas counted by the backend itself (so they hold across hosts).
@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from wasmcache import CacheError, CacheHost, Limits, open_backend
+from wasmcache import CacheError, GuestSession, Limits, open_backend
 from wasmcache.policy import Access, Policy
 from wasmcache.testing import TrackingBackend, unique_namespace
 
@@ -42,12 +42,12 @@ def backend_url(request: pytest.FixtureRequest,
 
 
 @pytest.fixture
-def make_host(backend_url: str) -> Iterator[Callable[..., CacheHost]]:
+def make_host(backend_url: str) -> Iterator[Callable[..., GuestSession]]:
     backend = TrackingBackend(open_backend(backend_url))
     namespace = unique_namespace()
 
-    def make(policy: Policy = Policy(), limits: Limits | None = None) -> CacheHost:
-        return CacheHost(backend, namespace, limits, policy)
+    def make(policy: Policy = Policy(), limits: Limits | None = None) -> GuestSession:
+        return GuestSession(backend, namespace, limits, policy)
 
     yield make
     backend.clean()
@@ -123,8 +123,8 @@ def test_quota_holds_across_hosts_of_one_namespace(make_host) -> None:
 def test_namespaces_have_their_own_quota(backend_url: str) -> None:
     backend = TrackingBackend(open_backend(backend_url))
     try:
-        one = CacheHost(backend, unique_namespace(), policy=Policy(max_keys=1))
-        two = CacheHost(backend, unique_namespace(), policy=Policy(max_keys=1))
+        one = GuestSession(backend, unique_namespace(), policy=Policy(max_keys=1))
+        two = GuestSession(backend, unique_namespace(), policy=Policy(max_keys=1))
         assert one.set("a", b"1", None) is None
         assert two.set("a", b"1", None) is None
     finally:

@@ -56,7 +56,7 @@ def fake_wheel(tmp_path: Path, dist: object, *, drop: str = "", add: str = "",
     """A wheel with the source package's files, minus `drop`, plus `add`."""
     info = f"{dist.stem}-{VERSION}.dist-info"  # type: ignore[attr-defined]
     wheel = tmp_path / f"{dist.stem}-{VERSION}-py3-none-any.whl"  # type: ignore[attr-defined]
-    requires = ("Requires-Dist: wasmtime==50.0.1" if dist is CORE
+    requires = ("Requires-Dist: wasmtime<51,>=50.0.1" if dist is CORE
                 else "Requires-Dist: wasmcache<0.2,>=0.1")
     if entry_points is None:
         entry_points = "\n".join(f"[{group}]\n{name} = {value}"

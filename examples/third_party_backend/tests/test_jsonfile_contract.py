@@ -10,7 +10,7 @@ import importlib.metadata
 from pathlib import Path
 
 import pytest
-from wasmcache import CacheError, CacheHost, WasmcacheError, open_backend
+from wasmcache import CacheError, GuestSession, WasmcacheError, open_backend
 from wasmcache.testing import BackendContractTests
 
 
@@ -31,10 +31,10 @@ def test_the_entry_point_is_registered() -> None:
 def test_data_outlives_the_backend(tmp_path: Path) -> None:
     url = f"jsonfile://{tmp_path / 'cache.json'}"
     first = open_backend(url)
-    CacheHost(first, "app").set("k", b"v", None)
+    GuestSession(first, "app").set("k", b"v", None)
     first.close()
     second = open_backend(url)
-    assert CacheHost(second, "app").get("k") == b"v"
+    assert GuestSession(second, "app").get("k") == b"v"
     second.close()
 
 
@@ -67,7 +67,7 @@ def test_a_vanished_directory_is_unavailable_not_internal(tmp_path: Path) -> Non
     store = tmp_path / "store"
     store.mkdir()
     backend = open_backend(f"jsonfile://{store / 'cache.json'}")
-    host = CacheHost(backend, "app")
+    host = GuestSession(backend, "app")
     assert host.set("k", b"v", None) is None
     (store / "cache.json").unlink()
     (store / "cache.json.lock").unlink()

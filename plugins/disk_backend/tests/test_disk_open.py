@@ -9,7 +9,7 @@ from pathlib import Path
 
 import diskcache
 import pytest
-from wasmcache import BackendUnavailable, CacheError, CacheHost, WasmcacheError, storage_key
+from wasmcache import BackendUnavailable, CacheError, GuestSession, WasmcacheError, storage_key
 from wasmcache.testing.contract import unique_namespace
 from wasmcache_disk import DiskBackend, open_disk
 
@@ -144,7 +144,7 @@ def test_a_value_that_is_not_bytes_is_an_internal_error(backend: DiskBackend,
                                                         directory: Path) -> None:
     with diskcache.Cache(str(directory)) as plain:
         plain.set(storage_key("ns", b"k"), {"not": "bytes"})
-    assert CacheHost(backend, "ns").get("k") == CacheError.INTERNAL
+    assert GuestSession(backend, "ns").get("k") == CacheError.INTERNAL
 
 
 # --- a held lock: unavailable after the timeout, reads keep working --------------------------
@@ -161,7 +161,7 @@ def hold_write_locks(databases: list[Path]) -> list[sqlite3.Connection]:
 def test_a_lock_held_past_the_timeout_is_unavailable(directory: Path, shards: int) -> None:
     url = f"disk://{directory}?timeout=0.2" + (f"&shards={shards}" if shards > 1 else "")
     opened = open_disk(url)
-    host = CacheHost(opened, unique_namespace())
+    host = GuestSession(opened, unique_namespace())
     assert host.set("k", b"before", None) is None
     databases = sorted(directory.glob("cache.db" if shards == 1 else "*/cache.db"))
     assert len(databases) == shards

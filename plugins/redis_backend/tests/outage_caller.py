@@ -1,4 +1,4 @@
-"""Run by test_redis_outage.py: one CacheHost calling Redis in a loop, one line per call.
+"""Run by test_redis_outage.py: one GuestSession calling Redis in a loop, one line per call.
 
     python outage_caller.py URL NAMESPACE STOP_FILE
 
@@ -19,7 +19,7 @@ VALUE = b"written before the outage"
 
 def main(url: str, namespace: str, stop_file: str) -> None:
     backend = wasmcache.open_backend(url)
-    host = wasmcache.CacheHost(backend, namespace)
+    host = wasmcache.GuestSession(backend, namespace)
     print("set", host.set("before", VALUE, None) or "ok", flush=True)
     start = time.monotonic()
     while not os.path.exists(stop_file):

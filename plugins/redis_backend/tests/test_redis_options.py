@@ -12,7 +12,7 @@ import pytest
 import redis
 from redis.cluster import key_slot
 from redis.utils import HIREDIS_AVAILABLE
-from wasmcache import BackendUnavailable, CacheHost, WasmcacheError, open_backend
+from wasmcache import BackendUnavailable, GuestSession, WasmcacheError, open_backend
 from wasmcache_redis import RedisBackend, namespace_pattern, parse_options, redis_key
 from wasmcache_redis.options import DEFAULT_PREFIX
 
@@ -194,7 +194,7 @@ def test_wrong_password_is_internal_not_unavailable(private_redis: RedisProcess)
     try:
         with pytest.raises(redis.AuthenticationError):
             backend.get("app", b"k")
-        assert CacheHost(backend, "app").get("k") == "internal"
+        assert GuestSession(backend, "app").get("k") == "internal"
     finally:
         backend.close()
 
@@ -204,7 +204,7 @@ def test_refused_port_is_unavailable() -> None:
     try:
         with pytest.raises(BackendUnavailable):
             backend.set("app", b"k", b"v", None)
-        assert CacheHost(backend, "app").get("k") == "unavailable"
+        assert GuestSession(backend, "app").get("k") == "unavailable"
     finally:
         backend.close()
 
@@ -236,7 +236,7 @@ def test_rediss_tls_with_a_private_ca(tmp_path_factory: pytest.TempPathFactory) 
             backend.close()
         unverified = open_backend(f"rediss://127.0.0.1:{port}/0")
         try:  # a certificate that fails verification is a configuration fault: `internal`
-            assert CacheHost(unverified, "app").get("k") == "internal"
+            assert GuestSession(unverified, "app").get("k") == "internal"
         finally:
             unverified.close()
         plain = open_backend(f"redis://127.0.0.1:{port}/0")
@@ -254,8 +254,8 @@ def test_cluster_url_errors() -> None:
     down = open_backend(f"redis+cluster://127.0.0.1:{free_port()}")
     not_cluster = open_backend("redis+cluster://127.0.0.1:6379")
     try:
-        assert CacheHost(down, "app").get("k") == "unavailable"
-        assert CacheHost(not_cluster, "app").get("k") == "internal"
+        assert GuestSession(down, "app").get("k") == "unavailable"
+        assert GuestSession(not_cluster, "app").get("k") == "internal"
     finally:
         down.close()
         not_cluster.close()

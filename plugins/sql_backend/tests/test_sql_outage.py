@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from wasmcache import CacheError, CacheHost, open_backend
+from wasmcache import CacheError, GuestSession, open_backend
 from wasmcache.testing.contract import unique_namespace
 
 #: the newest installed PostgreSQL's server binaries (Debian keeps them per major version)
@@ -163,7 +163,7 @@ def test_stopped_server_is_unavailable_and_the_backend_recovers(
 ) -> None:
     url = f"{private_server.url}?connect_timeout={CONNECT_TIMEOUT}"
     backend = open_backend(url)
-    host = CacheHost(backend, unique_namespace())
+    host = GuestSession(backend, unique_namespace())
     try:
         assert host.set("kept", b"before the outage", None) is None
         assert host.get("kept") == b"before the outage"
@@ -198,7 +198,7 @@ def test_server_that_never_answers_times_out_as_unavailable(scheme: str) -> None
         extra = "&io_timeout=2" if scheme.startswith("mysql") else ""
         backend = open_backend(
             f"{scheme}://u@127.0.0.1:{port}/db?connect_timeout={CONNECT_TIMEOUT}{extra}")
-        host = CacheHost(backend, unique_namespace())
+        host = GuestSession(backend, unique_namespace())
         try:
             result, took = timed(lambda: host.get("k"))
             assert result == CacheError.UNAVAILABLE
