@@ -153,7 +153,7 @@ C_BINDINGS = EXAMPLES / "c_bindings"
 #: C examples that are library components, with the WIT world each implements (wit/cache.wit).
 #: Every other C example is a command guest: the `guest` world (hand-written bindings in
 #: c_bindings/wasmcache_cache.h), wasi-libc's main, and the WASI command adapter's wasi:cli/run.
-C_LIBRARIES = {"lru_cache": "lru-cache"}
+C_LIBRARIES = {"lru_cache": "cache-impl"}
 C_NEEDS = ("C guests need clang, lld, wasi-libc and compiler-rt for wasm32 (Debian bookworm: "
            "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32)")
 C_FLAGS = ("--target=wasm32-wasi", "-Os", "-std=c11", "-Wall", "-Wextra", "-Werror",
