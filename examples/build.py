@@ -154,8 +154,8 @@ C_BINDINGS = EXAMPLES / "c_bindings"
 #: Every other C example is a command guest: the `guest` world (hand-written bindings in
 #: c_bindings/wasmcache_cache.h), wasi-libc's main, and the WASI command adapter's wasi:cli/run.
 C_LIBRARIES = {"lru_cache": "cache-impl"}
-C_NEEDS = ("C guests need clang, lld, wasi-libc and compiler-rt for wasm32 (Debian bookworm: "
-           "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32)")
+C_NEEDS = ("C guests need clang, wasm-ld, wasi-libc and compiler-rt for wasm32 (Debian "
+           "bookworm: apt-get install -y clang lld-14 wasi-libc libclang-rt-14-dev-wasm32)")
 C_FLAGS = ("--target=wasm32-wasi", "-Os", "-std=c11", "-Wall", "-Wextra", "-Werror",
            "-Wl,--strip-all")
 PRINTABLE_JS = EXAMPLES / "hello_cache_js" / "printable.js"
@@ -175,8 +175,9 @@ await writeFile(out, await componentNew(binary, adapters));
 
 
 def _printable_header() -> str:
-    """c_bindings' printable.h: the JavaScript guest's table of what str.isprintable() rejects
-    in the Python guest's CPython (make_printable_table.py), as a C array: one source for both."""
+    """printable.h for the C guests: the JavaScript guest's table of what str.isprintable()
+    rejects in the Python guest's CPython (make_printable_table.py) as a C array, so the two
+    guests read one table."""
     text = PRINTABLE_JS.read_text()
     header = "".join(f"/*{line[2:]} */\n" for line in text.splitlines()
                      if line.startswith("//"))
@@ -194,9 +195,9 @@ def build_c_component(name: str) -> Path:
     node_modules = _node_modules(EXAMPLES / "hello_cache_js")  # jco, from its lock file
     jco = json.loads((node_modules / "@bytecodealliance" / "jco" / "package.json").read_text())
     clang = _tool(["clang", "--version"], source, C_NEEDS).splitlines()[0]
-    start = [str(C_BINDINGS / "command_start.c"), "-nostartfiles"] if command else [
-        "-mexec-model=reactor"]
-    flags = [*C_FLAGS, *start]
+    # a command brings its own _start (c_bindings/command_start.c: why there)
+    flags = [*C_FLAGS, "-nostartfiles" if command else "-mexec-model=reactor"]
+    sources = sorted(source.glob("*.c")) + ([C_BINDINGS / "command_start.c"] if command else [])
     tool = f"{clang}; jco {jco['version']}; {' '.join(flags)}"
     digest = _inputs_digest(source, world, tool, (".c", ".h", ".js", ".wit"),
                             extra=(C_BINDINGS, PRINTABLE_JS))
@@ -204,8 +205,8 @@ def build_c_component(name: str) -> Path:
     def compile_and_componentize(out: Path, tmp: Path) -> None:
         (tmp / "printable.h").write_text(_printable_header())
         core = tmp / "core.wasm"
-        _tool(["clang", *flags, "-I", str(tmp), "-I", str(C_BINDINGS),
-               *map(str, sorted(source.glob("*.c"))), "-o", str(core)], source, C_NEEDS)
+        _tool(["clang", *flags, "-I", str(tmp), "-I", str(C_BINDINGS), *map(str, sources),
+               "-o", str(core)], source, C_NEEDS)
         _node_tool("node", "--input-type=module", "-e", JCO_COMPONENT_NEW, str(core),
                    str(WIT.resolve()), world, "command" if command else "library", str(out),
                    cwd=node_modules.parent)
