@@ -27,9 +27,10 @@ WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
 MIB = 1024 * 1024
 SIZES = {"100 B": 100, "1 MiB": MIB}
 OPS = ("get", "set", "delete")
+C_GUEST = "bench_guest_c"  # the same protocol in C: the host's overhead without CPython in front
 
 sys.path.insert(0, str(ROOT / "examples"))
-from build import build_guest  # noqa: E402
+from build import build_c_component, build_guest  # noqa: E402
 
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
@@ -124,9 +125,13 @@ def main(argv: list[str] | None = None) -> dict:
     env = {"WASMCACHE_FAST_PATH": os.environ.get("WASMCACHE_FAST_PATH", "1")}
     results: dict = {"smoke": args.smoke, "rounds": rounds, "backends": {}, "skipped": {},
                      "fast_path": env}
+    specs = [f"{op}:{size}:{small if size < 1000 else large}"
+             for size in SIZES.values() for op in OPS]
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
+        beside = c_guest(tmp, env, small, large, rounds, results) if (
+            only is None or "memory" in only) else None
         for label, scheme, url_of in BACKENDS:
             if only is not None and label not in only:
                 continue
@@ -140,18 +145,26 @@ def main(argv: list[str] | None = None) -> dict:
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
-            specs = [f"{op}:{size}:{small if size < 1000 else large}"
-                     for size in SIZES.values() for op in OPS]
+            guests = [(guest, results["floor"])]
+            if label == "memory" and beside is not None:
+                guests.append(beside)
             try:
-                results["backends"][label] = {
-                    "url": url_of(tmp).split("@")[-1],
-                    "rows": compare(guest, url_of(tmp), label, tmp, specs, env, rounds,
-                                    results["floor"])}
+                rows = compare(guests, url_of(tmp), label, tmp, specs, env, rounds)
+                results["backends"][label] = {"url": url_of(tmp).split("@")[-1], "rows": rows[0]}
+                if len(rows) > 1:
+                    results["c_guest"] = {"url": url_of(tmp), "rows": rows[1],
+                                          "size_bytes": beside[0].stat().st_size,
+                                          "floor": beside[1]}
                 print(f"bench: {label} done", flush=True)
             except Exception as exc:  # noqa: BLE001
                 results["skipped"][label] = f"guest run failed: {exc}"
                 print(f"bench: skipping {label}: {exc}")
-        results["floor"].update(host_overhead(results))
+        results["floor"].update(host_overhead(results["backends"].get("memory"),
+                                              results["floor"]))
+        if "c_guest" in results:
+            results["c_guest"]["floor"].update(host_overhead(results["c_guest"],
+                                                             results["c_guest"]["floor"]))
+        results["guest_size_bytes"] = guest.stat().st_size
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
@@ -164,35 +177,47 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def compare(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
-            env: dict[str, str], rounds: int, floor: dict) -> list[dict]:
-    """Guest and raw timings of every spec, as `rounds` back-to-back pairs; medians.
+def compare(guests: list[tuple[Path, dict]], url: str, label: str, tmp: Path,
+            specs: list[str], env: dict[str, str], rounds: int) -> list[list[dict]]:
+    """Guest and raw timings of every spec, as `rounds` back-to-back runs; medians. One list of
+    rows per (guest, its floor) in `guests`.
 
     Loopback and disk latencies on a shared VM switch between regimes that last seconds (four
     back-to-back rounds of raw redis-py GET measured 29-107 µs), so each spec's guest run is
     followed at once by the raw loop, each in a fresh process, and the ratio is the median of
-    these paired ratios.
+    these paired ratios. A second guest (the C guest on memory) runs right after the first in
+    the same round; its rows also hold "over_first", the median of its time / the first
+    guest's time per round, and their lowest and highest.
     """
-    guest_s: dict[str, list[float]] = {spec: [] for spec in specs}
+    guest_s = [{spec: [] for spec in specs} for _ in guests]
     raw_s: dict[str, list[float]] = {spec: [] for spec in specs}
     for _ in range(rounds):
         for spec in specs:
-            line, = run_guest(guest, url, [spec], env)[0]
-            guest_s[spec].append(line["ns"] / line["iterations"] / 1e9)
+            for (guest, _floor), times in zip(guests, guest_s, strict=True):
+                line, = run_guest(guest, url, [spec], env)[0]
+                times[spec].append(line["ns"] / line["iterations"] / 1e9)
             raw_s[spec].append(time_raw_fresh(label, tmp, line["op"], line["size"],
                                               line["iterations"]))
-    rows = []
-    for spec in specs:
-        op, size, _ = spec.split(":")
-        per_round = [r / g for g, r in zip(guest_s[spec], raw_s[spec], strict=True)]
-        raw_median = statistics.median(raw_s[spec])
-        floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
-        rows.append({"op": op, "size": int(size), "guest_s": statistics.median(guest_s[spec]),
-                     "raw_s": raw_median, "ratio": statistics.median(per_round),
-                     "ratio_rounds": [min(per_round), max(per_round)],
-                     "ceiling": raw_median / (raw_median + floor_s)
-                     if floor_s is not None else None})
-    return rows
+    tables = []
+    for (_guest, floor), times in zip(guests, guest_s, strict=True):
+        rows = []
+        for spec in specs:
+            op, size, _ = spec.split(":")
+            per_round = [r / g for g, r in zip(times[spec], raw_s[spec], strict=True)]
+            raw_median = statistics.median(raw_s[spec])
+            floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
+            row = {"op": op, "size": int(size), "guest_s": statistics.median(times[spec]),
+                   "raw_s": raw_median, "ratio": statistics.median(per_round),
+                   "ratio_rounds": [min(per_round), max(per_round)],
+                   "ceiling": raw_median / (raw_median + floor_s)
+                   if floor_s is not None else None}
+            if times is not guest_s[0]:
+                over = [t / f for t, f in zip(times[spec], guest_s[0][spec], strict=True)]
+                row["over_first"] = statistics.median(over)
+                row["over_first_rounds"] = [min(over), max(over)]
+            rows.append(row)
+        tables.append(rows)
+    return tables
 
 
 def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: int,
@@ -228,11 +253,27 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
     return {name: statistics.median(times) for name, times in runs.items()}
 
 
-def host_overhead(results: dict) -> dict:
+def c_guest(tmp: Path, env: dict[str, str], small: int, large: int, rounds: int,
+            results: dict) -> tuple[Path, dict] | None:
+    """examples/bench_guest_c and its floor (the same floor adapter), to be measured on memory
+    beside the Python guest; None (and a note) when the C toolchain is missing.
+
+    Its floor is a few tens of ns where the Python guest's is 1-2 µs, so what it pays beyond
+    the floor is the host's own overhead per call, without componentize-py in front.
+    """
+    try:
+        guest = build_c_component(C_GUEST)
+    except RuntimeError as exc:
+        results["skipped"]["C guest"] = str(exc).splitlines()[0]
+        print(f"bench: skipping the C guest: {str(exc).splitlines()[0]}")
+        return None
+    return guest, guest_floor(guest, tmp, env, small, large, rounds)
+
+
+def host_overhead(memory: dict | None, floor: dict) -> dict:
     """What the host adds to a small call on memory, against the floor, plus the plain-Python
-    cost of the same `GuestSession.delete` (the rest is wasmtime's host call and ctypes)."""
-    memory = results["backends"].get("memory")
-    floor = results["floor"]
+    cost of the same `GuestSession.delete` (the rest is wasmtime's host call and ctypes).
+    `memory` holds one guest's rows on memory, `floor` that guest's floor."""
     if not memory:
         return {}
     delete = next(r for r in memory["rows"] if r["op"] == "delete" and r["size"] == 100)
@@ -262,6 +303,63 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f}"
 
 
+def _fmt_small(seconds: float) -> str:
+    """µs with three decimals: the C guest's floor is tens of ns."""
+    return f"{seconds * 1e6:,.3f}"
+
+
+def _row(label: str, row: dict) -> str:
+    size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
+    mbps = f"{row['size'] / row['guest_s'] / 1e6:,.0f}" if row["op"] != "delete" else ""
+    low, high = row["ratio_rounds"]
+    ceiling = f"{row['ceiling']:.2f}" if row["ceiling"] is not None else ""
+    return (f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
+            f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | {low:.2f}–{high:.2f} | "
+            f"{ceiling} | {mbps} |")
+
+
+def guests_side_by_side(results: dict) -> list[str]:
+    """The Python guest and the C guest on memory, per call: guest, floor, host overhead, and
+    C / Python (for the guest rows the median of the paired rounds' ratios, with their range;
+    for floors and overheads the ratio of the medians)."""
+    c_guest, memory = results.get("c_guest"), results["backends"].get("memory")
+    if not c_guest or not memory:
+        return []
+    floors = (results["floor"], c_guest["floor"])
+    lines = ["", f"The same calls from the Python guest (examples/bench_guest, componentize-py, "
+             f"{results['guest_size_bytes'] / 1e6:.1f} MB) and from the C guest "
+             f"(examples/{C_GUEST}, {c_guest['size_bytes'] / 1e3:.0f} KB) on memory, "
+             "µs per call, medians; both guests ran in the same rounds. The C guest's floor is "
+             "tens of ns, so what it pays is the host's own overhead.", "",
+             "| on memory, µs/call | Python guest | C guest | C / Python |",
+             "|---|---:|---:|---:|"]
+
+    def line(what: str, python: float, c: float, ratio: str = "") -> str:
+        return (f"| {what} | {_fmt_small(python)} | {_fmt_small(c)} | "
+                f"{ratio or f'{c / python:.2f}'} |")
+
+    for size, label in ((100, "100 B"), (MIB, "1 MiB")):
+        suffix = "_1mib" if size == MIB else ""
+        for op in OPS:
+            if op == "delete" and size == MIB:
+                continue
+            python_row, c_row = (next(r for r in rows if r["op"] == op and r["size"] == size)
+                                 for rows in (memory["rows"], c_guest["rows"]))
+            low, high = c_row["over_first_rounds"]
+            lines.append(line(f"guest {op} {label}", python_row["guest_s"], c_row["guest_s"],
+                              f"{c_row['over_first']:.2f} ({low:.2f}–{high:.2f})"))
+            lines.append(line(f"floor: {op} {label} answered in wasm",
+                              *(floor[f"{op}{suffix}_s"] for floor in floors)))
+            lines.append(line(f"host overhead of {op} {label} (guest − floor)",
+                              *(floor["host_overhead_by_op_s"][f"{op}{suffix}"]
+                                for floor in floors)))
+    lines += [line("delete: wasmtime's host call + ctypes' callback entry (empty callback − "
+                   "floor)", *(floor["wasmtime_call_s"] for floor in floors)),
+              line("delete: wasmcache's Python (guest − empty callback)",
+                   *(floor["our_python_s"] for floor in floors))]
+    return lines
+
+
 def markdown(results: dict) -> str:
     lines = [f"Medians of {results['rounds']} back-to-back guest/raw pairs; guest/raw = raw time "
              "/ guest time (guest throughput as a share of raw), per round: its lowest and "
@@ -269,15 +367,12 @@ def markdown(results: dict) -> str:
              "(raw / (raw + floor)).", "",
              "| backend | op | size | guest µs/call | raw µs/call | guest/raw | per round | "
              "ceiling | guest MB/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    c_guest = results.get("c_guest")
     for label, data in results["backends"].items():
         for row in data["rows"]:
-            size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
-            mbps = f"{row['size'] / row['guest_s'] / 1e6:,.0f}" if row["op"] != "delete" else ""
-            low, high = row["ratio_rounds"]
-            ceiling = f"{row['ceiling']:.2f}" if row["ceiling"] is not None else ""
-            lines.append(f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
-                         f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | {low:.2f}–{high:.2f} | "
-                         f"{ceiling} | {mbps} |")
+            lines.append(_row(label, row))
+    if c_guest:
+        lines += [_row("memory, C guest", row) for row in c_guest["rows"]]
     for label, why in results["skipped"].items():
         lines.append(f"| {label} | skipped: {why} | | | | | | | |")
     f, s = results.get("floor") or {}, results["startup"]
@@ -310,6 +405,7 @@ def markdown(results: dict) -> str:
               f"| warm `wasmcache run` minus Python start, s | {s['warm_over_python_s']:.3f} |",
               f"| peak RSS of the host (1 MiB get+set run), MiB | "
               f"{results['peak_rss_kib'] / 1024:.0f} |"]
+    lines += guests_side_by_side(results)
     return "\n".join(lines) + "\n"
 
 
