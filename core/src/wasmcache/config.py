@@ -33,14 +33,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import WasmcacheError
-from .keyvalue.buckets import DEFAULT_BUCKET, bucket_problem
-from .keyvalue.host import DEFAULT_PAGE_SIZE
+from .keyvalue.buckets import DEFAULT_BUCKET, DEFAULT_PAGE_SIZE, bucket_problem
 from .limits import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Limits
 from .policy import Access, Policy
 
@@ -243,6 +241,8 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
             return Config()
         path = candidate
     source = os.fspath(path)
+    import tomllib  # only when there is a file: it costs `wasmcache run` 5 ms otherwise
+
     try:
         with open(source, "rb") as fh:
             data = tomllib.load(fh)

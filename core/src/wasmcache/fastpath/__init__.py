@@ -13,9 +13,16 @@ Two parts, each usable alone:
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .adapter import ADAPTER_VERSION, CACHE_INTERFACE, PRIVATE_INTERFACE
-from .wrap import prepare_component
+
+if TYPE_CHECKING:
+    from .wrap import prepare_component
+
+# the wrapper is needed only to compile a guest, never on a warm start
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {"prepare_component": ".wrap"})
 
 ENV = "WASMCACHE_FAST_PATH"
 

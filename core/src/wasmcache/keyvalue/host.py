@@ -18,12 +18,11 @@ from ..host import CacheHost
 from ..limits import DEFAULT_NAMESPACE, Limits, validate_namespace
 from ..policy import UNRESTRICTED, Access, Policy
 from ..stats import Stats
-from .buckets import DEFAULT_BUCKET, bucket_namespace
+from .buckets import DEFAULT_BUCKET, DEFAULT_PAGE_SIZE, bucket_namespace
 from .capabilities import CounterOverflow, KeyValueOps, NotACounter
 
 log = logging.getLogger("wasmcache.keyvalue")
 
-DEFAULT_PAGE_SIZE = 100
 UNAVAILABLE_MESSAGE = "backend unavailable: the store cannot be reached now; retry later"
 INTERNAL_MESSAGE = "backend error: the host's log has the details"
 
@@ -89,10 +88,9 @@ class KeyValueHost:
     # --- helpers --------------------------------------------------------------------------
     def _cache(self, name: str) -> CacheHost:
         cache = self._caches.get(name)
-        if cache is None:
-            cache = CacheHost(self.backend, self.allowed[name], self.limits, self.policy,
-                              self.stats)
-            self._caches[name] = cache
+        if cache is None:  # setdefault: two threads opening a bucket at once share one
+            cache = self._caches.setdefault(name, CacheHost(
+                self.backend, self.allowed[name], self.limits, self.policy, self.stats))
         return cache
 
     def _mapped(self, error: CacheError) -> KvError:
