@@ -7,34 +7,39 @@ or store use `add_to_linker` directly.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wasmtime import Config, Engine, ExitTrap, Store, Trap, WasiConfig, WasmtimeError
-from wasmtime.component import Component, Linker, Variant
+from wasmtime import Config, Engine, WasmtimeError
+from wasmtime.component import Component
 
 from . import compile_cache
-from .backend import Backend
+from .epoch import NO_DEADLINE as NO_DEADLINE  # re-exported: embedders' stores need it
 from .errors import WasmcacheError
-from .fastpath import ADAPTER_VERSION, prepare_component
+from .fastpath import ADAPTER_VERSION
 from .fastpath import enabled as fast_path_enabled
-from .host import CacheHost
-from .keyvalue import KeyValueHost
-from .keyvalue.host import DEFAULT_PAGE_SIZE
+from .keyvalue.buckets import DEFAULT_PAGE_SIZE
 from .limits import DEFAULT_NAMESPACE, Limits
-from .linker import CACHE_INTERFACE, add_to_linker
-from .plugins import open_backend
 from .policy import UNRESTRICTED, Policy
-from .stats import Stats
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .stats import Stats
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
 
 
 class GuestTrap(WasmcacheError):
-    """The guest trapped (or was stopped); the message is one line."""
+    """The guest trapped (or was stopped); the message is one line.
+
+    Raised by `Guest.run` with captured output, `stdout` and `stderr` hold what the guest wrote
+    before it stopped.
+    """
+
+    stdout: bytes | None = None
+    stderr: bytes | None = None
 
 
 @dataclass
@@ -72,40 +77,33 @@ def make_engine() -> Engine:
 
 
 ENGINE_KEY = "epoch"
-NO_DEADLINE = 2**62
 
 
 class GuestTimeout(GuestTrap):
     """The guest ran longer than its --timeout."""
 
 
-@contextmanager
-def _deadline(engine: Engine, store: Store, timeout: float | None) -> Iterator[threading.Event]:
-    """Interrupt the guest after `timeout` seconds; yields an event set when it fired."""
-    fired = threading.Event()
-    if timeout is None:
-        yield fired
-        return
-    store.set_epoch_deadline(1)
-
-    def interrupt() -> None:
-        fired.set()
-        engine.increment_epoch()
-
-    timer = threading.Timer(timeout, interrupt)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()
-
-
 def load_guest(engine: Engine, path: str | os.PathLike[str],
                cache: Path | None | str = "env") -> Component:
-    """Read and compile (or load the cached compilation of) a component, with one-line errors."""
+    """Read and compile (or load the cached compilation of) a component, with one-line errors.
+
+    An unchanged file whose compilation is cached is not even read (compile_cache's source
+    records); any other is read, checked and hashed.
+    """
+    directory = compile_cache.cache_dir() if cache == "env" else cache
+    directory = Path(directory) if directory else None
+    # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
+    # rewrite); the key names whether it is on and its version.
+    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}" if fast_path_enabled() else ENGINE_KEY
+    source = Path(path)
+    if directory is not None:
+        component = compile_cache.load_recorded(engine, source, key, directory)
+        if component is not None:
+            return component
     try:
-        wasm = Path(path).read_bytes()
+        with open(source, "rb") as file:
+            stat = os.fstat(file.fileno())
+            wasm = file.read()
     except OSError as exc:
         raise WasmcacheError(f"cannot read guest {os.fspath(path)!r}: {exc.strerror}") from None
     if wasm[:4] != b"\0asm":
@@ -115,18 +113,20 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
             f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
             "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
         )
-    directory = compile_cache.cache_dir() if cache == "env" else cache
-    # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
-    # rewrite); the key names whether it is on and its version.
-    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}" if fast_path_enabled() else ENGINE_KEY
     try:
-        return compile_cache.load_component(engine, wasm, key,
-                                            Path(directory) if directory else None,
-                                            prepare=prepare_component)
+        return compile_cache.load_component(engine, wasm, key, directory,
+                                            prepare=_prepare, source=(source, stat))
     except WasmtimeError as exc:
         raise WasmcacheError(
             f"{os.fspath(path)}: not a valid component: {_first_line(exc)}"
         ) from None
+
+
+def _prepare(wasm: bytes) -> bytes:
+    """The fast path's wrapper, imported only when a guest is compiled."""
+    from .fastpath.wrap import prepare_component
+
+    return prepare_component(wasm)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -168,68 +168,14 @@ def _missing_import(component: Component, engine: Engine, linker_error: str) -> 
 
 def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
               options: GuestOptions | None = None, *, engine: Engine | None = None) -> int:
-    """Run a command guest's ``wasi:cli/run`` and return its exit status.
+    """Run a command guest's ``wasi:cli/run`` once, with this process's stdio; its exit status.
 
     0 when run returns ok, 1 when it returns err, N when the guest exits with N. Raises
-    `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps.
+    `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps. A thin
+    shell over `wasmcache.Guest`, which keeps a guest warm for many runs.
     """
+    from .guest import Guest
+
     options = options or GuestOptions()
-    engine = engine or make_engine()
-    component = load_guest(engine, wasm)
-    run_name = _run_export(component, engine)
-    store_backend = open_backend(backend) if isinstance(backend, str) else backend
-    try:
-        host = CacheHost(store_backend, options.namespace, options.limits, options.policy,
-                         options.stats)
-        linker = Linker(engine)
-        linker.add_wasip2()
-        add_to_linker(linker, host, keyvalue=KeyValueHost(
-            store_backend, options.namespace, options.limits, options.policy, options.buckets,
-            options.keys_per_page, options.stats))
-        store = Store(engine)
-        store.set_epoch_deadline(NO_DEADLINE)
-        if options.max_memory is not None:
-            store.set_limits(memory_size=options.max_memory)
-        wasi = WasiConfig()
-        program = options.program_name or Path(os.fspath(wasm)).name
-        wasi.argv = [program, *options.args]
-        wasi.inherit_stdin()
-        wasi.inherit_stdout()
-        wasi.inherit_stderr()
-        store.set_wasi(wasi)
-        try:
-            instance = linker.instantiate(store, component)
-        except WasmtimeError as exc:
-            message = str(exc)
-            if "matching implementation was not found" in message or "import" in message:
-                name = _missing_import(component, engine, message)
-                raise WasmcacheError(
-                    f"guest imports {name}, which this host does not provide "
-                    f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
-                    "atomics and batch @0.2.0-draft2)"
-                ) from None
-            raise GuestTrap(f"guest failed to start: {_first_line(exc)}{_memory_hint(options)}"
-                            ) from None
-        run_index = instance.get_export_index(store, run_name)
-        func_index = instance.get_export_index(store, "run", run_index) if run_index else None
-        run = instance.get_func(store, func_index) if func_index else None
-        if run is None:
-            raise WasmcacheError(f"guest's {run_name} has no `run` function")
-        with _deadline(engine, store, options.timeout) as timed_out:
-            try:
-                result = run(store)
-            except ExitTrap as exc:
-                return exc.code
-            except (Trap, WasmtimeError) as exc:
-                if timed_out.is_set():
-                    raise GuestTimeout(
-                        f"guest stopped: it ran longer than its timeout of {options.timeout:g} s"
-                    ) from None
-                raise GuestTrap(f"guest trapped: {_first_line(exc)}{_memory_hint(options)}"
-                                ) from None
-        if isinstance(result, Variant):
-            return 0 if result.tag == "ok" else 1
-        return 0
-    finally:
-        if isinstance(backend, str):
-            store_backend.close()
+    with Guest(wasm, backend, options, engine=engine) as guest:
+        return guest.run(inherit_stdio=True).status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -26,19 +27,24 @@ def percentile(sorted_values: list[int], fraction: float) -> int:
 
 
 class Stats:
-    """Collects one record per call; rendered once when the guest ends."""
+    """Collects one record per call; rendered once when the guest ends.
+
+    Runs of one `Guest` in several threads share it, hence the lock.
+    """
 
     def __init__(self) -> None:
         self.ops: dict[str, OperationStats] = defaultdict(OperationStats)
+        self._lock = threading.Lock()
 
     def record(self, op: str, result: str, elapsed_ns: int, bytes_in: int = 0,
                bytes_out: int = 0) -> None:
-        entry = self.ops[op]
-        entry.calls += 1
-        entry.results[result] += 1
-        entry.bytes_in += bytes_in
-        entry.bytes_out += bytes_out
-        entry.latencies_ns.append(elapsed_ns)
+        with self._lock:
+            entry = self.ops[op]
+            entry.calls += 1
+            entry.results[result] += 1
+            entry.bytes_in += bytes_in
+            entry.bytes_out += bytes_out
+            entry.latencies_ns.append(elapsed_ns)
 
     def render(self) -> str:
         header = ("op", "calls", "results", "bytes in", "bytes out", "p50 µs", "p99 µs")
