@@ -27,11 +27,41 @@ RACY_SECONDS = 2.0
 RECORDS = "sources"
 
 
-def user_cache_root() -> Path:
-    """wasmcache's directory in the user cache directory (``~/.cache/wasmcache`` on Linux)."""
-    import platformdirs  # only here: it costs a few ms at start-up
+ROOT_MARKER = "ROOT"  # in the cache root: the root's own path, as platformdirs gave it
 
-    return Path(platformdirs.user_cache_dir("wasmcache"))
+
+def user_cache_root() -> Path:
+    """wasmcache's directory in the user cache directory (``~/.cache/wasmcache`` on Linux).
+
+    platformdirs decides it, but importing platformdirs costs a start-up about 6 ms; so on
+    Linux the XDG answer is tried first and used when that directory holds the marker that
+    platformdirs' own answer left there.
+    """
+    guess = _xdg_guess()
+    if guess is not None:
+        try:
+            if (guess / ROOT_MARKER).read_text("utf-8") == str(guess):
+                return guess
+        except (OSError, UnicodeDecodeError):
+            pass
+    import platformdirs
+
+    root = Path(platformdirs.user_cache_dir("wasmcache"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / ROOT_MARKER).write_text(str(root), "utf-8")
+    except OSError:
+        pass  # an unwritable cache only costs the next start platformdirs' import
+    return root
+
+
+def _xdg_guess() -> Path | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.expanduser("~/.cache")
+    return Path(base, "wasmcache") if os.path.isabs(base) else None
 
 
 def cache_dir(setting: str | None = None) -> Path | None:

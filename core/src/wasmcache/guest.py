@@ -33,7 +33,7 @@ from .epoch import NO_DEADLINE, ticker_for
 from .errors import WasmcacheError
 from .fastpath.adapter import CACHE_INTERFACE, PRIVATE_INTERFACE
 from .limits import validate_namespace
-from .plugins import open_backend
+from .plugin_index import check_url
 from .runner import (
     GuestOptions,
     GuestTimeout,
@@ -68,6 +68,11 @@ class RunResult:
     stderr: bytes | None
 
 
+def _host_needed(imports: frozenset[str]) -> bool:
+    """Whether the component imports anything a backend serves (else none is opened)."""
+    return any(name.startswith((*CACHE_PREFIXES, KEYVALUE_PREFIX)) for name in imports)
+
+
 def _link_host(linker: Linker, backend: Backend, options: GuestOptions,
                imports: frozenset[str]) -> RunScope:
     """Build the host objects every run of one guest shares and define them in `linker`.
@@ -78,15 +83,11 @@ def _link_host(linker: Linker, backend: Backend, options: GuestOptions,
     locked. Returns what brackets each run: it releases the handles a run left open (wasmtime
     drops a store without calling host destructors).
     """
-    wants_cache = any(name.startswith(CACHE_PREFIXES) for name in imports)
-    wants_keyvalue = any(name.startswith(KEYVALUE_PREFIX) for name in imports)
-    if not (wants_cache or wants_keyvalue):
-        return nullcontext
     from .host import CacheHost
     from .linker import add_to_linker
 
     host = CacheHost(backend, options.namespace, options.limits, options.policy, options.stats)
-    if not wants_keyvalue:
+    if not any(name.startswith(KEYVALUE_PREFIX) for name in imports):
         add_to_linker(linker, host, keyvalue=False)
         return nullcontext
     from .keyvalue.host import KeyValueHost
@@ -96,6 +97,15 @@ def _link_host(linker: Linker, backend: Backend, options: GuestOptions,
         backend, options.namespace, options.limits, options.policy, options.buckets,
         options.keys_per_page, options.stats))
     return run_scope
+
+
+def _open_backend(backend: str | Backend) -> Backend:
+    """The one place a guest's backend is opened (a URL through its plugin)."""
+    if not isinstance(backend, str):
+        return backend
+    from .plugins import open_backend
+
+    return open_backend(backend)
 
 
 def _check_options(options: GuestOptions) -> None:
@@ -119,12 +129,14 @@ def _stdin_bytes(wasi: WasiConfig, data: bytes) -> None:
 class Guest:
     """A command guest loaded, linked and connected once; `run` it as often as you like.
 
-    `backend` is a URL (opened here, closed by `close`) or an open `Backend` (left open).
-    `options` (or keyword arguments naming `GuestOptions` fields) set the namespace, limits,
-    policy, buckets, page size, memory cap and stats; their `args` and `timeout` are the
-    defaults of `run`. `engine` defaults to a new `make_engine()`; its epoch then serves the
-    timeouts of every guest on it (see `wasmcache.epoch`). Raises `WasmcacheError` for a bad
-    file, a component without ``wasi:cli/run`` or a backend that cannot be opened.
+    `backend` is a URL (opened here, closed by `close`) or an open `Backend` (left open); a
+    URL is opened only when the component imports the cache or wasi:keyvalue (`backend` is
+    then None), but its scheme is always checked. `options` (or keyword arguments naming
+    `GuestOptions` fields) set the namespace, limits, policy, buckets, page size, memory cap
+    and stats; their `args` and `timeout` are the defaults of `run`. `engine` defaults to a
+    new `make_engine()`; its epoch then serves the timeouts of every guest on it (see
+    `wasmcache.epoch`). Raises `WasmcacheError` for a bad file, a component without
+    ``wasi:cli/run``, an unknown scheme or a backend that cannot be opened.
     """
 
     def __init__(self, path: str | os.PathLike[str], backend: str | Backend,
@@ -143,18 +155,22 @@ class Guest:
         if func_index is None:
             raise WasmcacheError(f"guest's {run_name} has no `run` function")
         self._run_index = func_index
+        if isinstance(backend, str):
+            check_url(backend)
+        imports = frozenset(self.component.type.imports(self.engine))
         self._owns_backend = isinstance(backend, str)
         self._closed = False
-        # the one place a guest's backend is opened
-        self.backend: Backend = open_backend(backend) if isinstance(backend, str) else backend
-        try:
-            self._linker = Linker(self.engine)
-            self._linker.add_wasip2()
-            imports = frozenset(self.component.type.imports(self.engine))
-            self._run_scope = _link_host(self._linker, self.backend, self.options, imports)
-        except BaseException:
-            self.close()
-            raise
+        self.backend: Backend | None = None
+        self._linker = Linker(self.engine)
+        self._linker.add_wasip2()
+        self._run_scope: RunScope = nullcontext
+        if _host_needed(imports):
+            self.backend = _open_backend(backend)
+            try:
+                self._run_scope = _link_host(self._linker, self.backend, self.options, imports)
+            except BaseException:
+                self.close()
+                raise
 
     # --- running ----------------------------------------------------------------------------
     def run(self, args: Sequence[str] | None = None, *, stdin: bytes = b"",
@@ -249,7 +265,7 @@ class Guest:
         if self._closed:
             return
         self._closed = True
-        if self._owns_backend and hasattr(self, "backend"):
+        if self._owns_backend and self.backend is not None:
             self.backend.close()
 
     def __enter__(self) -> Guest:

@@ -44,6 +44,7 @@ log = logging.getLogger("wasmcache.plugins")
 
 FORMAT = 1
 HOOK = "wasmcache_register_backends"
+KEEP = 16  # index files kept, one per environment
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,24 @@ def _plugin_files(targets: dict[str, str]) -> list[tuple[str, int, int]]:
     return sorted(stamps)
 
 
-def _index_file() -> Path:
+def _index_file(environment: tuple[Any, ...]) -> Path:
+    """One file per environment (a script's own directory is on sys.path too), so a console
+    script and `python -c` in one virtual environment do not overwrite each other's index."""
     from .compile_cache import user_cache_root
 
-    root = user_cache_root()
-    python = f"{sys.prefix}\0{sys.executable}".encode("utf-8", "surrogateescape")
-    return root / "plugins" / f"index-{zlib.crc32(python):08x}.marshal"
+    key = marshal.dumps(environment)
+    return user_cache_root() / "plugins" / f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}.marshal"
+
+
+def _prune(directory: Path, keep: int = KEEP) -> None:
+    """Remove all but the `keep` most recently written index files (environments come and
+    go: every upgrade or temporary PYTHONPATH makes a new one)."""
+    try:
+        files = sorted(directory.glob("*.marshal"), key=lambda f: f.stat().st_mtime_ns)
+        for old in files[:-keep]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 # ---- reading and writing ------------------------------------------------------------------
@@ -157,7 +170,8 @@ def _write(path: Path, environment: tuple[Any, ...], index: PluginIndex) -> None
             out.write(marshal.dumps(data))
         os.replace(tmp, path)  # atomic: a concurrent start reads the old index or the new one
     except (OSError, ValueError):
-        pass  # an unwritable cache only costs the next start a full build
+        return  # an unwritable cache only costs the next start a full build
+    _prune(path.parent)
 
 
 def _retry_failed(index: PluginIndex) -> bool:
@@ -191,7 +205,7 @@ def get_index() -> PluginIndex:
 
 def _load_index(trust_disk: bool) -> PluginIndex:
     environment = _environment()
-    path = _index_file()
+    path = _index_file(environment)
     if trust_disk:
         index = _read(path, environment)
         if index is not None and _retry_failed(index):
@@ -206,13 +220,20 @@ def registered_schemes() -> set[str]:
     return set(get_index().schemes)
 
 
-def open_backend(url: str) -> Backend:
-    """Open `url` through the one plugin that serves its scheme."""
-    global _index
+def check_url(url: str) -> str:
+    """`url`'s scheme, or the one-line error when no installed plugin serves it."""
     scheme = url_scheme(url)
     index = get_index()
     if scheme not in index.schemes:
         raise no_backend_error(scheme, url, index.schemes)
+    return scheme
+
+
+def open_backend(url: str) -> Backend:
+    """Open `url` through the one plugin that serves its scheme."""
+    global _index
+    scheme = check_url(url)
+    index = get_index()
     spec = index.spec(scheme)
     if spec is None:  # the plugin changed without its files showing it: rebuild in full
         with _lock:

@@ -13,12 +13,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import pluggy
-
-from . import hookspecs
 from .backend import Backend, BackendSpec
 from .errors import WasmcacheError
+
+if TYPE_CHECKING:
+    import pluggy
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,11 @@ def disabled_plugins() -> set[str]:
 
 def build_registry() -> PluginRegistry:
     """Load built-in and entry-point plugins into a fresh registry (no caching)."""
-    import importlib.metadata
+    import importlib.metadata  # these three only here: `wasmcache run` reads plugin_index
+
+    import pluggy
+
+    from . import hookspecs
 
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
