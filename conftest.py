@@ -27,6 +27,12 @@ def hello_guest() -> Path:
     return build_guest("hello_cache")
 
 
+@pytest.fixture(scope="session")
+def hostile_guest() -> Path:
+    """examples/hostile_guest: loops, floods and allocates on request."""
+    return build_guest("hostile_guest")
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> Iterator[RunCli]:
     """Run the installed ``wasmcache`` command as a user would; returns the finished process.
