@@ -150,6 +150,9 @@ def effective(config: Config, backend: str | None, namespace: str | None,
     from .plugin_index import registered_schemes
     from .runner import GuestOptions
 
+    if timeout is not None and not timeout > 0:  # click's FloatRange lets NaN through
+        raise WasmcacheError(f"invalid timeout {timeout!r}: expected a positive number of "
+                             "seconds")
     profile = config.select_profile(guest_name, wasm)
     url = resolve_backend(backend, config, registered_schemes())
     options = GuestOptions(

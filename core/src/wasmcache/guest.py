@@ -188,6 +188,10 @@ class Guest:
         if self._closed:
             raise WasmcacheError(f"guest {self.path}: already closed")
         options = self.options
+        if timeout is None:
+            timeout = options.timeout
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         store = Store(self.engine)
         store.set_epoch_deadline(NO_DEADLINE)
         if options.max_memory is not None:
@@ -213,7 +217,7 @@ class Guest:
         store.set_wasi(wasi)
         try:
             with self._run_scope():
-                status = self._call_run(store, options.timeout if timeout is None else timeout)
+                status = self._call_run(store, timeout)
         except GuestTrap as exc:
             if out is not None and err is not None:
                 exc.stdout, exc.stderr = b"".join(out), b"".join(err)

@@ -78,14 +78,22 @@ def _load(target: str) -> Any:
 # ---- what the index depends on ----------------------------------------------------------------
 
 def _environment() -> tuple[Any, ...]:
-    """The Python, its import path (with each entry's mtime) and the plugin switch."""
-    entries = []
+    """The Python, its import path (each entry's mtime) and the plugin switch.
+
+    The current directory ('' for ``python -c`` and ``-m``) changes all the time, so for it
+    the names of the distributions it holds stand in for its mtime.
+    """
+    entries: list[tuple[str, Any]] = []
     for entry in sys.path:
         try:
-            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+            if entry:
+                entries.append((entry, os.stat(entry).st_mtime_ns))
+            else:
+                entries.append((entry, sorted(
+                    e.name for e in os.scandir(".")
+                    if e.name.endswith((".dist-info", ".egg-info", ".egg-link")))))
         except OSError:
-            mtime = None
-        entries.append((entry, mtime))
+            entries.append((entry, None))
     return (FORMAT, sys.version, sys.executable, tuple(entries), os.environ.get(DISABLE_ENV, ""))
 
 
