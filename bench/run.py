@@ -31,6 +31,7 @@ OPS = ("get", "set", "delete")
 sys.path.insert(0, str(ROOT / "examples"))
 from build import build_guest  # noqa: E402
 
+from bench import invocations  # noqa: E402
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
 # bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw)
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
+    results["invocations"] = invocations.measure(args.smoke, args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
@@ -309,6 +311,10 @@ def markdown(results: dict) -> str:
               f"| warm `wasmcache run` minus Python start, s | {s['warm_over_python_s']:.3f} |",
               f"| peak RSS of the host (1 MiB get+set run), MiB | "
               f"{results['peak_rss_kib'] / 1024:.0f} |"]
+    if "invocations" in results:
+        lines += ["", "Invocations per second: one warm `Guest` against one `wasmcache run` "
+                  "per invocation (medians of paired rounds; bench/invocations.py).", "",
+                  invocations.markdown(results["invocations"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert results["floor"]["delete_s"] > 0
     assert "ceiling" in results["backends"]["memory"]["rows"][0]
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    calls = results["invocations"]
+    for guest in ("small", "big"):
+        assert calls[guest]["guest_1t_per_s"] > 0 and calls[guest]["cli_per_s"] > 0
+        assert calls[guest]["guest_2t_per_s"] > 0
+    assert calls["startup"]["cli_s"] > 0 and calls["startup"]["wasmtime_s"] > 0
+    assert "Invocations per second" in (tmp_path / "bench.md").read_text()
 
 
 @pytest.mark.slow
