@@ -130,12 +130,12 @@ class Guest:
     """A command guest loaded, linked and connected once; `run` it as often as you like.
 
     `backend` is a URL (opened here, closed by `close`) or an open `Backend` (left open); a
-    URL is opened only when the component imports the cache or wasi:keyvalue (`backend` is
-    then None), but its scheme is always checked. `options` (or keyword arguments naming
-    `GuestOptions` fields) set the namespace, limits, policy, buckets, page size, memory cap
-    and stats; their `args` and `timeout` are the defaults of `run`. `engine` defaults to a
-    new `make_engine()`; its epoch then serves the timeouts of every guest on it (see
-    `wasmcache.epoch`). Raises `WasmcacheError` for a bad file, a component without
+    URL is opened only when the component imports the cache or wasi:keyvalue (otherwise the
+    `backend` attribute stays None), but its scheme is always checked. `options` (or keyword
+    arguments naming `GuestOptions` fields) set the namespace, limits, policy, buckets, page
+    size, memory cap and stats; their `args` and `timeout` are the defaults of `run`. `engine`
+    defaults to a new `make_engine()`; its epoch then serves the timeouts of every guest on it
+    (see `wasmcache.epoch`). Raises `WasmcacheError` for a bad file, a component without
     ``wasi:cli/run``, an unknown scheme or a backend that cannot be opened.
     """
 

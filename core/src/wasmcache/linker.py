@@ -13,14 +13,16 @@ Besides the cache interface it defines the private payload interface that a gues
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasmtime.component import Linker, LinkerInstance
 
 from . import fastpath
 from .fastpath.adapter import PRIVATE_INTERFACE
 from .host import CacheHost
-from .keyvalue import KeyValueHost, add_keyvalue_to_linker
+
+if TYPE_CHECKING:
+    from .keyvalue import KeyValueHost
 
 CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 
@@ -58,6 +60,8 @@ def add_to_linker(linker: Linker, host: CacheHost, *, fast: bool = True,
 
                 stock.add_payload_funcs(iface, host)
     if keyvalue is not False:
+        from .keyvalue import KeyValueHost, add_keyvalue_to_linker  # only when asked for
+
         if keyvalue is True:
             keyvalue = KeyValueHost(host.backend, host.namespace, host.limits, host.policy,
                                     stats=host.stats)
