@@ -9,8 +9,10 @@ and prints a line; ``--small`` swaps in another, e.g. the C guest) and the 18 MB
 bench guest (one set and get of 100 bytes, one JSON line), each round measures, back to back:
 one ``wasmcache run`` per invocation (a new process each time), then `Guest.run` on one thread,
 then on two threads sharing one `Guest`, all on memory:// with stdout captured by the host. It
-reports the medians of the rounds' rates and of their paired ratios, and the CPU seconds the
-process used per wall second while the threads ran (how much of two cores they got).
+reports the medians of the rounds' rates and of their paired ratios, the CPU seconds the
+process used per wall second while the threads ran (how much of two cores they got), and as a
+control the same two-thread scaling of SHA-256 hashing (which releases the GIL): what this
+shared machine gives any two threads in that round.
 
 Then the CLI's start-up: ``wasmcache run`` of a do-nothing component against
 ``python -c "import wasmtime.component; wasmtime.Engine()"``, alternating, as pairs.
@@ -112,6 +114,31 @@ def guest_rate(guest: object, args: list[str], threads: int, seconds: float
     return sum(counts) / wall, (time.process_time() - cpu) / wall
 
 
+def control_rate(threads: int, seconds: float) -> float:
+    """SHA-256s of 1 MiB per second from `threads` threads: hashlib releases the GIL, so its
+    two-thread scaling is what this machine gives any two threads at that moment."""
+    import hashlib
+
+    data = b"\x5a" * (1 << 20)
+    counts = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def work(slot: int) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            hashlib.sha256(data)
+            n += 1
+        counts[slot] = n
+
+    workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
 def invocations(name: str, path: Path, args: list[str], rounds: int, cli_count: int,
                 seconds: float) -> dict:
     """Rounds of CLI, one thread and two threads, back to back; medians and paired ratios."""
@@ -121,22 +148,23 @@ def invocations(name: str, path: Path, args: list[str], rounds: int, cli_count: 
                    capture_output=True, check=True)  # compile cache and plugin index warm
     rows: dict[str, list[float]] = {k: [] for k in (
         "cli_per_s", "guest_1t_per_s", "guest_2t_per_s", "guest_over_cli", "two_over_one",
-        "cpu_1t", "cpu_2t")}
+        "cpu_1t", "cpu_2t", "control_two_over_one")}
     with Guest(path, "memory://") as guest:
         guest_rate(guest, args, 1, min(seconds, 0.2))  # warm
         for _ in range(rounds):
             cli = cli_rate(path, args, cli_count)
             one, cpu_one = guest_rate(guest, args, 1, seconds)
             two, cpu_two = guest_rate(guest, args, 2, seconds)
+            control = control_rate(2, seconds / 2) / control_rate(1, seconds / 2)
             for key, value in (("cli_per_s", cli), ("guest_1t_per_s", one),
                                ("guest_2t_per_s", two), ("guest_over_cli", one / cli),
                                ("two_over_one", two / one), ("cpu_1t", cpu_one),
-                               ("cpu_2t", cpu_two)):
+                               ("cpu_2t", cpu_two), ("control_two_over_one", control)):
                 rows[key].append(value)
     result: dict = {"guest": name, "path": str(path), "args": args, "rounds": rounds}
     for key, values in rows.items():
         result[key] = statistics.median(values)
-        if key in ("guest_over_cli", "two_over_one"):
+        if key in ("guest_over_cli", "two_over_one", "control_two_over_one"):
             result[f"{key}_range"] = [min(values), max(values)]
     return result
 
@@ -187,16 +215,19 @@ def measure(smoke: bool = False, rounds: int | None = None,
 
 def markdown(results: dict) -> str:
     lines = ["| guest | `wasmcache run`/s | `Guest.run`/s, 1 thread | 2 threads | "
-             "1 thread / CLI | 2 threads / 1 thread | CPU per wall s, 1 / 2 threads |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "1 thread / CLI | 2 threads / 1 thread | CPU per wall s, 1 / 2 threads | "
+             "control: 2 / 1 hashing threads |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in ("small", "big"):
         r = results[key]
         low, high = r["guest_over_cli_range"]
         low2, high2 = r["two_over_one_range"]
+        low3, high3 = r["control_two_over_one_range"]
         lines.append(f"| {r['guest']} | {r['cli_per_s']:,.1f} | {r['guest_1t_per_s']:,.0f} | "
                      f"{r['guest_2t_per_s']:,.0f} | {r['guest_over_cli']:,.0f}× "
                      f"({low:,.0f}–{high:,.0f}) | {r['two_over_one']:.2f}× "
-                     f"({low2:.2f}–{high2:.2f}) | {r['cpu_1t']:.2f} / {r['cpu_2t']:.2f} |")
+                     f"({low2:.2f}–{high2:.2f}) | {r['cpu_1t']:.2f} / {r['cpu_2t']:.2f} | "
+                     f"{r['control_two_over_one']:.2f}× ({low3:.2f}–{high3:.2f}) |")
     s = results["startup"]
     lines += ["", "| start-up (medians of pairs) | value |", "|---|---:|",
               f"| `wasmcache run` of a do-nothing component, s | {s['cli_s']:.3f} |",

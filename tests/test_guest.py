@@ -7,6 +7,7 @@ run's memory), captures its own stdout and stderr, gets stdin and environment on
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -131,6 +132,26 @@ def test_stdin_and_environment_only_when_given(wat_guest: WatGuest,
         assert guest.run() == RunResult(0, b"", b"")  # no host environment, empty stdin
         given = guest.run(stdin=data, env={"NAME": "value", "EMPTY": "", "EQ": "a=b"})
     assert given == RunResult(0, data, b"NAME=value\nEMPTY=\nEQ=a=b\n")
+
+
+def test_output_files_are_closed_and_the_callback_fallback_captures_too(
+        wat_guest: WatGuest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Linux output goes through in-memory files (none left open after a run); elsewhere
+    wasmtime's output callbacks collect it, with the same result."""
+    from wasmcache.guest import _Output
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+    data = b"through the fallback\n" * 500
+    with Guest(wat_guest("echo"), "memory://") as guest:
+        guest.run(stdin=b"warm")
+        before = open_files()
+        results = [guest.run(stdin=data, env={"N": str(i)}) for i in range(20)]
+        assert open_files() == before
+        monkeypatch.setattr(_Output, "_files_work", False)
+        fallback = guest.run(stdin=data, env={"N": "0"})
+    assert results[0] == fallback == RunResult(0, data, b"N=0\n")
 
 
 def test_inherited_stdio_is_the_processs_own(wat_guest: WatGuest,
