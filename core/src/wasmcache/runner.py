@@ -1,7 +1,9 @@
-"""Run a command guest: load (with the compile cache), link WASI and the cache, call `wasi:cli/run`.
+"""Loading a command guest (with the compile cache), its options, and one run of it.
 
-This is the high-level Python API behind ``wasmcache run``; embedders who want their own engine
-or store use `add_to_linker` directly.
+`GuestOptions`, `make_engine`, `load_guest` and the exceptions are shared by `wasmcache.Guest`
+(guest.py), which keeps a guest loaded and linked for many runs; `run_guest` is one run of a
+`Guest` with this process's stdio (``wasmcache run``). Embedders who want their own engine or
+store use `add_to_linker` directly.
 """
 
 from __future__ import annotations
