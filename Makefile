@@ -6,15 +6,21 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(VENV)/.installed
+# everything a developer needs (what running needs, plus the test and bench tools)
+setup: $(VENV)/.installed-dev
 
-$(VENV)/.installed: requirements-dev.txt core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+# what running needs: the four distributions and componentize-py (requirements.txt)
+$(VENV)/.installed-run: requirements.txt core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-demo: setup
+demo: $(VENV)/.installed-run
 	$(BIN)/python examples/build.py hello_cache
 	$(BIN)/wasmcache run examples/build/hello_cache.wasm
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,12 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 def hello_guest() -> Path:
     """examples/hello_cache built with componentize-py (cached outside git)."""
     return build_guest("hello_cache")
+
+
+@pytest.fixture(scope="session")
+def hostile_guest() -> Path:
+    """examples/hostile_guest: loops, floods and allocates on request."""
+    return build_guest("hostile_guest")
 
 
 @pytest.fixture
@@ -83,3 +90,16 @@ class FailingBackend:
 
     def close(self) -> None:
         pass
+
+
+def install_plugin(site: Path, dist: str, entry_point: str, module: str,
+                   source: str | None) -> Path:
+    """Write a distribution with one ``wasmcache`` entry point; `source` None: no module at all."""
+    site.mkdir(exist_ok=True)
+    info = site / f"{dist.replace('-', '_')}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[wasmcache]\n{entry_point} = {module}\n")
+    if source is not None:
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+    return site

@@ -32,6 +32,7 @@ C_GUEST = "bench_guest_c"  # the same protocol in C: the host's overhead without
 sys.path.insert(0, str(ROOT / "examples"))
 from build import build_c_component, build_guest  # noqa: E402
 
+from bench import invocations  # noqa: E402
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
 # bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw)
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
+    results["invocations"] = invocations.measure(args.smoke, args.rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
@@ -406,6 +408,10 @@ def markdown(results: dict) -> str:
               f"| peak RSS of the host (1 MiB get+set run), MiB | "
               f"{results['peak_rss_kib'] / 1024:.0f} |"]
     lines += guests_side_by_side(results)
+    if "invocations" in results:
+        lines += ["", "Invocations per second: one warm `Guest` against one `wasmcache run` "
+                  "per invocation (medians of paired rounds; bench/invocations.py).", "",
+                  invocations.markdown(results["invocations"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -36,6 +36,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(row["over_first"] > 0 for row in c_guest["rows"])  # paired with the Python guest
     assert "| on memory, µs/call | Python guest | C guest | C / Python |" in table
     assert any(line.startswith("| memory, C guest | delete | 100 B |") for line in table)
+    calls = results["invocations"]
+    for guest in ("small", "big"):
+        assert calls[guest]["guest_1t_per_s"] > 0 and calls[guest]["cli_per_s"] > 0
+        assert calls[guest]["guest_2t_per_s"] > 0
+    assert calls["startup"]["cli_s"] > 0 and calls["startup"]["wasmtime_s"] > 0
+    assert "Invocations per second" in (tmp_path / "bench.md").read_text()
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from conftest import FailingBackend
 def test_backend_exceptions_become_error_cases(exc: Exception, expected: CacheError,
                                                caplog: pytest.LogCaptureFixture) -> None:
     host = GuestSession(FailingBackend(exc), "ns1")
-    with caplog.at_level(logging.WARNING, logger="wasmcache.host"):
+    with caplog.at_level(logging.WARNING, logger="wasmcache.session"):
         assert host.set("k", b"secret-value", None) == expected
         assert host.get("k") == expected
         assert host.delete("k") == expected

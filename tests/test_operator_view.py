@@ -6,15 +6,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import build_guest
-
-
-@pytest.fixture(scope="session")
-def hostile_guest() -> Path:
-    return build_guest("hostile_guest")
-
 
 def test_stats_report_calls_results_bytes_and_latency(run_cli, hello_guest: Path) -> None:
     result = run_cli("run", "--stats", "-b", "memory://", str(hello_guest))

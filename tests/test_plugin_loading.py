@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,22 +18,11 @@ from subprocess import CompletedProcess
 
 import pytest
 
+from conftest import install_plugin
+
 ROOT = Path(__file__).resolve().parent.parent
 RunCli = Callable[..., CompletedProcess[str]]
 EXPECTED = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
-
-
-def install_plugin(site: Path, dist: str, entry_point: str, module: str,
-                   source: str | None) -> Path:
-    """Write a distribution with one ``wasmcache`` entry point; `source` None: no module at all."""
-    site.mkdir(exist_ok=True)
-    info = site / f"{dist.replace('-', '_')}-0.0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text(f"[wasmcache]\n{entry_point} = {module}\n")
-    if source is not None:
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
-    return site
 
 
 def schemes_of(stdout: str) -> dict[str, str]:

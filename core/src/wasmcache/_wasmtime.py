@@ -18,6 +18,7 @@ host function through the public API instead, with one warning.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import struct
 import threading
 from collections.abc import Callable
@@ -292,7 +293,7 @@ def relay(exc: BaseException) -> int:
 # ---- registering ------------------------------------------------------------------------
 
 _live: dict[int, Any] = {}
-_next_id = 1
+_ids = itertools.count(1)  # next() is atomic under the GIL: linkers may be built in threads
 
 
 def _finalize_callback(data: int | None) -> None:
@@ -304,10 +305,8 @@ _finalize = _FINALIZER(_finalize_callback) if PROBLEM is None else None
 
 def add_raw_func(instance: Any, name: str, func: RawFunc) -> None:
     """Define `func` as `name` in a `LinkerInstance` (kept alive until Wasmtime drops it)."""
-    global _next_id
     callback = _CALLBACK(func)
-    ident = _next_id
-    _next_id += 1
+    ident = next(_ids)
     _live[ident] = callback
     raw_name = name.encode()
     err = _add_func(ctypes.cast(instance.ptr(), c_void_p), raw_name, len(raw_name), callback,

@@ -22,6 +22,7 @@ from .errors import WasmcacheError
 from .limits import validate_namespace
 
 DEFAULT_BUCKET = "default"
+DEFAULT_PAGE_SIZE = 100  # keys in one list-keys page unless a profile says otherwise
 BUCKET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,63}")
 
 

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
-import logging
 import sys
 from typing import NoReturn
 
 import click
 
 from .capabilities import SHORT_NAMES
-from .config import Config, load_config, parse_size, resolve_backend
+from .config import load_config
+from .console import (
+    EXIT_USAGE,
+    RUN_FLAGS,
+    Flag,
+    RunRequest,
+    configure_logging,
+    effective,
+    execute,
+)
 from .errors import WasmcacheError
-from .limits import validate_namespace
 from .plugins import get_registry, mask_url
-from .runner import GuestOptions, GuestTrap, run_guest
-from .stats import Stats
-
-EXIT_USAGE = 2  # bad flags, config, guest file or backend URL
-EXIT_TRAP = 3  # the guest trapped or was stopped
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -49,86 +52,40 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """wasmcache: a cache host for WebAssembly components."""
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="wasmcache: %(levelname)s: %(message)s")
+    configure_logging(verbose)
 
 
-def _effective(config: Config, backend: str | None, namespace: str | None,
-               guest_name: str | None, wasm: str | None, timeout: float | None,
-               max_memory: str | None) -> tuple[str, GuestOptions]:
-    """Merge flags, environment and file (flags win) into the backend URL and guest options."""
-    profile = config.select_profile(guest_name, wasm)
-    url = resolve_backend(backend, config, set(get_registry().backends))
-    options = GuestOptions(
-        namespace=validate_namespace(namespace if namespace is not None else profile.namespace),
-        limits=profile.limits,
-        policy=profile.policy,
-        timeout=timeout if timeout is not None else profile.timeout,
-        max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
-        buckets=profile.buckets,
-        keys_per_page=profile.keys_per_page,
-    )
-    return url, options
+def _click_option(flag: Flag):  # type: ignore[no-untyped-def]
+    if flag.kind == "flag":
+        return click.option(*flag.names, flag.dest, is_flag=True, help=flag.help)
+    kind = {"seconds": click.FloatRange(min=0, min_open=True),
+            "file": click.Path(dir_okay=False)}.get(flag.kind)
+    return click.option(*flag.names, flag.dest, type=kind, metavar=flag.metavar, help=flag.help)
 
 
-_run_options = [
-    click.option("--backend", "-b", metavar="URL",
-                 help="Backend URL (memory://, disk://DIR, redis://..., sqlite:///...)."),
-    click.option("--namespace", "-n", metavar="NS",
-                 help="The guest's namespace [default: its profile's, else default]."),
-    click.option("--guest", "-g", "guest_name", metavar="NAME",
-                 help="Guest profile from the config (wins over a `wasm` path match)."),
-    click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
-                 help="Config file [default: ./wasmcache.toml if present]."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                 help="Stop the guest after this long."),
-    click.option("--max-memory", metavar="SIZE", help="Cap the guest's memory (e.g. 64MiB)."),
-]
-
-
-def run_options(func):  # type: ignore[no-untyped-def]
-    for option in reversed(_run_options):
-        func = option(func)
+def run_options(func, run_only: bool = False):  # type: ignore[no-untyped-def]
+    """The options of `wasmcache run` (all, with run_only) or `config show`, from RUN_FLAGS."""
+    for flag in reversed(RUN_FLAGS):
+        if run_only or not flag.run_only:
+            func = _click_option(flag)(func)
     return func
 
 
 @main.command(context_settings={"ignore_unknown_options": True,
                                 "allow_interspersed_args": False})
-@run_options
-@click.option("--stats", is_flag=True, help="Print per-operation statistics when the guest ends.")
+@functools.partial(run_options, run_only=True)
 @click.argument("guest", metavar="GUEST.wasm")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(backend: str | None, namespace: str | None, guest_name: str | None,
-        config_path: str | None, timeout: float | None, max_memory: str | None, stats: bool,
-        guest: str, args: tuple[str, ...]) -> None:
+@click.pass_context
+def run(ctx: click.Context, guest: str, args: tuple[str, ...], **flags: object) -> None:
     """Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv.
 
     Exit status: the guest's own (0 ok, 1 when run returns err or exits with err);
     2 for a bad flag, config, guest file or backend; 3 when the guest traps or is stopped.
     """
-    collector = Stats() if stats else None
-    try:
-        for line in get_registry().failure_lines():
-            logging.getLogger("wasmcache.plugins").warning("%s", line)
-        config = load_config(config_path)
-        url, options = _effective(config, backend, namespace, guest_name, guest, timeout,
-                                  max_memory)
-        options.args = args
-        options.observer = collector
-        code = run_guest(guest, url, options)
-    except GuestTrap as exc:
-        code = _report(str(exc), EXIT_TRAP)
-    except WasmcacheError as exc:
-        code = _report(str(exc), EXIT_USAGE)
-    sys.stdout.flush()
-    if collector is not None:
-        click.echo(collector.render(), err=True)
-    sys.exit(code)
-
-
-def _report(message: str, code: int) -> int:
-    click.echo(f"wasmcache: error: {message}", err=True)
-    return code
+    verbose = ctx.parent.params["verbose"] if ctx.parent else 0
+    sys.exit(execute(RunRequest(guest=guest, args=args, verbose=verbose,
+                                **flags)))  # type: ignore[arg-type]
 
 
 @main.group()
@@ -158,8 +115,8 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
     """Print the effective configuration (flags > environment > file), passwords masked."""
     try:
         loaded = load_config(config_path)
-        url, options = _effective(loaded, backend, namespace, guest_name, guest, timeout,
-                                  max_memory)
+        url, options = effective(loaded, backend, namespace, guest_name, guest, timeout,
+                                 max_memory)
         profile = loaded.select_profile(guest_name, guest)
     except WasmcacheError as exc:
         _fail(str(exc))

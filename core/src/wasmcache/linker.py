@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from wasmtime.component import Linker
 
-from .keyvalue import KeyValueHost, add_keyvalue_to_linker
 from .session import GuestSession
 from .wire import Style, choose_style
 from .wire.cache import CACHE, PAYLOAD, PAYLOAD_INTERFACE
@@ -43,7 +42,10 @@ def add_to_linker(linker: Linker, session: GuestSession, *, keyvalue: bool = Tru
         for table in (CACHE, PAYLOAD):
             with root.add_instance(table.interface) as instance:
                 register(instance, table, session)
-    if keyvalue:
+    if keyvalue:  # imported only here: a cache-only guest's start skips the keyvalue linker
+        from .keyvalue.host import KeyValueHost
+        from .keyvalue.linker import add_keyvalue_to_linker
+
         add_keyvalue_to_linker(linker, KeyValueHost(session), style=style)
 
 

@@ -8,17 +8,18 @@ switched off without uninstalling it through ``WASMCACHE_DISABLE_PLUGINS=name,na
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import pluggy
-
-from . import hookspecs
 from .backend import Backend, BackendSpec
 from .capabilities import CAPABILITIES
 from .errors import WasmcacheError
+
+if TYPE_CHECKING:
+    import pluggy
 
 ENTRY_POINT_GROUP = "wasmcache"
 DISABLE_ENV = "WASMCACHE_DISABLE_PLUGINS"
@@ -60,10 +61,13 @@ class PluginRegistry:
     """The loaded plugins and the scheme table they registered."""
 
     def __init__(self, pm: pluggy.PluginManager, failures: list[PluginFailure],
-                 dists: dict[str, tuple[str, str]]) -> None:
+                 dists: dict[str, tuple[str, str]],
+                 targets: dict[str, str] | None = None) -> None:
         self.pm = pm
         self.failures = failures
         self._dists = dists
+        #: plugin name -> what to import for it ("module" or "module:attr"), for plugin_index
+        self.targets = targets or {}
         self.backends: dict[str, RegisteredBackend] = {}
         self.conflicts: list[str] = []
         for impl in pm.hook.wasmcache_register_backends.get_hookimpls():
@@ -96,8 +100,7 @@ class PluginRegistry:
 
     def failure_lines(self) -> list[str]:
         """One line per plugin that failed to load: its name, distribution and error."""
-        return [f"plugin {failure.plugin!r} ({failure.distribution}) failed to load: "
-                f"{failure.error}" for failure in self.failures]
+        return [failure_line(f.plugin, f.distribution, f.error) for f in self.failures]
 
     def lookup(self, url: str) -> RegisteredBackend:
         """The backend serving `url`, or a one-line error that says what to install."""
@@ -105,21 +108,31 @@ class PluginRegistry:
         found = self.backends.get(scheme)
         if found is not None:
             return found
-        hint = KNOWN_SCHEMES.get(scheme) or KNOWN_SCHEMES.get(scheme.split("+", 1)[0])
-        known = ", ".join(sorted(self.backends)) or "none"
-        if hint:
-            raise WasmcacheError(
-                f"no installed backend serves {scheme}:// URLs: install it with "
-                f"`pip install {hint}` (installed schemes: {known})"
-            )
-        raise WasmcacheError(
-            f"unknown backend scheme {scheme!r} in {mask_url(url)!r}: installed schemes are "
-            f"{known}; `wasmcache backends` lists them"
-        )
+        raise no_backend_error(scheme, url, self.backends)
 
     def open(self, url: str) -> Backend:
         """Open a backend for `url` through the plugin that serves its scheme."""
         return self.lookup(url).spec.open(url)
+
+
+def failure_line(plugin: str, distribution: str, error: str) -> str:
+    """How a plugin that failed to load is reported (`wasmcache backends`, `wasmcache run`)."""
+    return f"plugin {plugin!r} ({distribution}) failed to load: {error}"
+
+
+def no_backend_error(scheme: str, url: str, installed: Iterable[str]) -> WasmcacheError:
+    """The one-line error for a scheme no installed plugin serves: what to install, if known."""
+    hint = KNOWN_SCHEMES.get(scheme) or KNOWN_SCHEMES.get(scheme.split("+", 1)[0])
+    known = ", ".join(sorted(installed)) or "none"
+    if hint:
+        return WasmcacheError(
+            f"no installed backend serves {scheme}:// URLs: install it with "
+            f"`pip install {hint}` (installed schemes: {known})"
+        )
+    return WasmcacheError(
+        f"unknown backend scheme {scheme!r} in {mask_url(url)!r}: installed schemes are "
+        f"{known}; `wasmcache backends` lists them"
+    )
 
 
 def url_scheme(url: str) -> str:
@@ -146,6 +159,8 @@ def mask_url(url: str) -> str:
 
 
 def _version(dist: str) -> str:
+    import importlib.metadata  # not at import: it costs `wasmcache run` 20 ms
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -159,14 +174,22 @@ def disabled_plugins() -> set[str]:
 
 def build_registry() -> PluginRegistry:
     """Load built-in and entry-point plugins into a fresh registry (no caching)."""
+    import importlib.metadata  # these three only here: `wasmcache run` reads plugin_index
+
+    import pluggy
+
+    from . import hookspecs
+
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     for name in disabled_plugins():
         pm.set_blocked(name)
+    targets: dict[str, str] = {}
     for module_name in DEFAULT_PLUGINS:
         short = module_name.rsplit(".", 1)[1]
         if not pm.is_blocked(short):
             pm.register(importlib.import_module(module_name), name=short)
+            targets[short] = module_name
     failures: list[PluginFailure] = []
     dists: dict[str, tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
@@ -174,6 +197,7 @@ def build_registry() -> PluginRegistry:
             if ep.group != ENTRY_POINT_GROUP or pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
                 continue
             dist_name = dist.metadata["Name"]
+            targets[ep.name] = ep.value
             try:
                 plugin: ModuleType = ep.load()
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the rest
@@ -182,7 +206,7 @@ def build_registry() -> PluginRegistry:
             pm.register(plugin, name=ep.name)
             dists[ep.name] = (dist_name, dist.version)
     pm.check_pending()
-    return PluginRegistry(pm, failures, dists)
+    return PluginRegistry(pm, failures, dists, targets)
 
 
 @functools.lru_cache(maxsize=1)
@@ -192,5 +216,11 @@ def get_registry() -> PluginRegistry:
 
 
 def open_backend(url: str) -> Backend:
-    """Open the backend for `url` with the installed plugins."""
-    return get_registry().open(url)
+    """Open the backend for `url`, importing only the plugin that serves its scheme.
+
+    The scheme table comes from `plugin_index` (kept on disk, rebuilt with every plugin loaded
+    when the installed distributions change).
+    """
+    from .plugin_index import open_backend as open_indexed
+
+    return open_indexed(url)

@@ -1,39 +1,47 @@
-"""Run a command guest: load (with the compile cache), link WASI and the cache, call `wasi:cli/run`.
+"""Loading a command guest (with the compile cache), its options, and one run of it.
 
-This is the high-level Python API behind ``wasmcache run``; embedders who want their own engine
-or store use `add_to_linker` directly.
+`GuestOptions`, `make_engine`, `load_guest` and the exceptions are shared by `wasmcache.Guest`
+(guest.py), which keeps a guest loaded and linked for many runs; `run_guest` is one run of a
+`Guest` with this process's stdio (``wasmcache run``). Embedders who want their own engine or
+store use `add_to_linker` directly.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wasmtime import Config, Engine, ExitTrap, Store, Trap, WasiConfig, WasmtimeError
-from wasmtime.component import Component, Linker, Variant
+from wasmtime import Config, Engine, WasmtimeError
+from wasmtime.component import Component
 
 from . import compile_cache
-from .backend import Backend
-from .compose import ADAPTER_VERSION, prepare_component, refuse_private_imports
+from .buckets import DEFAULT_PAGE_SIZE
+from .compose.adapter import ADAPTER_VERSION
+from .epoch import NO_DEADLINE as NO_DEADLINE  # re-exported: embedders' stores need it
 from .errors import WasmcacheError
 from .limits import DEFAULT_NAMESPACE, Limits
-from .linker import add_to_linker
-from .observe import Observer
-from .plugins import open_backend
 from .policy import UNRESTRICTED, Policy
-from .session import DEFAULT_PAGE_SIZE, GuestSession
-from .wire.cache import CACHE_INTERFACE
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .observe import Observer
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
 
 
 class GuestTrap(WasmcacheError):
-    """The guest trapped (or was stopped); the message is one line."""
+    """The guest trapped (or was stopped); the message is one line.
+
+    Raised by `Guest.run` with captured output, `stdout` and `stderr` hold what the guest wrote
+    before it stopped.
+    """
+
+    stdout: bytes | None = None
+    stderr: bytes | None = None
 
 
 @dataclass
@@ -71,40 +79,33 @@ def make_engine() -> Engine:
 
 
 ENGINE_KEY = "epoch"
-NO_DEADLINE = 2**62
 
 
 class GuestTimeout(GuestTrap):
     """The guest ran longer than its --timeout."""
 
 
-@contextmanager
-def _deadline(engine: Engine, store: Store, timeout: float | None) -> Iterator[threading.Event]:
-    """Interrupt the guest after `timeout` seconds; yields an event set when it fired."""
-    fired = threading.Event()
-    if timeout is None:
-        yield fired
-        return
-    store.set_epoch_deadline(1)
-
-    def interrupt() -> None:
-        fired.set()
-        engine.increment_epoch()
-
-    timer = threading.Timer(timeout, interrupt)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()
-
-
 def load_guest(engine: Engine, path: str | os.PathLike[str],
                cache: Path | None | str = "env") -> Component:
-    """Read and compile (or load the cached compilation of) a component, with one-line errors."""
+    """Read and compile (or load the cached compilation of) a component, with one-line errors.
+
+    An unchanged file whose compilation is cached is not even read (compile_cache's source
+    records); any other is read, checked and hashed.
+    """
+    directory = compile_cache.cache_dir() if cache == "env" else cache
+    directory = Path(directory) if directory else None
+    # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
+    # rewrite); the key names its version.
+    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}"
+    source = Path(path)
+    if directory is not None:
+        component = compile_cache.load_recorded(engine, source, key, directory)
+        if component is not None:
+            return component
     try:
-        wasm = Path(path).read_bytes()
+        with open(source, "rb") as file:
+            stat = os.fstat(file.fileno())
+            wasm = file.read()
     except OSError as exc:
         raise WasmcacheError(f"cannot read guest {os.fspath(path)!r}: {exc.strerror}") from None
     if wasm[:4] != b"\0asm":
@@ -114,14 +115,10 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
             f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
             "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
         )
-    directory = compile_cache.cache_dir() if cache == "env" else cache
-    # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
-    # rewrite); the key names its version.
-    key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}"
     try:
-        return compile_cache.load_component(engine, wasm, key,
-                                            Path(directory) if directory else None,
-                                            prepare=prepare_component, inspect=_refuse_private)
+        return compile_cache.load_component(engine, wasm, key, directory,
+                                            prepare=_prepare, inspect=_refuse_private,
+                                            source=(source, stat))
     except WasmtimeError as exc:
         raise WasmcacheError(
             f"{os.fspath(path)}: not a valid component: {_first_line(exc)}"
@@ -130,10 +127,20 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
         raise WasmcacheError(f"{os.fspath(path)}: {exc}") from None
 
 
+def _prepare(wasm: bytes) -> bytes:
+    """The payload adapter nested with the guest (imported only when a guest is compiled);
+    `PrivateImport` for a guest that imports a private interface itself."""
+    from .compose import prepare_component
+
+    return prepare_component(wasm)
+
+
 def _refuse_private(component: Component, engine: Engine, prepared: bool) -> None:
     """Refuse a guest left unwrapped that imports a private interface (`prepare_component`
     already refused a wrapped one's own such import)."""
     if not prepared:
+        from .compose import refuse_private_imports
+
         refuse_private_imports(list(component.type.imports(engine)))
 
 
@@ -173,7 +180,7 @@ _MISSING_IMPORT = re.compile(r"imports \w+ `([^`]+)`, but a matching implementat
                              r"found in the linker")
 
 
-def _missing_import(linker_error: str) -> str | None:
+def missing_import(linker_error: str) -> str | None:
     """The import the linker lacks, when that is why instantiating failed; else None."""
     match = _MISSING_IMPORT.search(linker_error)
     return None if match is None else match.group(1)
@@ -181,66 +188,14 @@ def _missing_import(linker_error: str) -> str | None:
 
 def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
               options: GuestOptions | None = None, *, engine: Engine | None = None) -> int:
-    """Run a command guest's ``wasi:cli/run`` and return its exit status.
+    """Run a command guest's ``wasi:cli/run`` once, with this process's stdio; its exit status.
 
     0 when run returns ok, 1 when it returns err, N when the guest exits with N. Raises
-    `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps.
+    `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps. A thin
+    shell over `wasmcache.Guest`, which keeps a guest warm for many runs.
     """
+    from .guest import Guest
+
     options = options or GuestOptions()
-    engine = engine or make_engine()
-    component = load_guest(engine, wasm)
-    run_name = _run_export(component, engine)
-    store_backend = open_backend(backend) if isinstance(backend, str) else backend
-    try:
-        session = GuestSession(store_backend, options.namespace, options.limits, options.policy,
-                               buckets=options.buckets, keys_per_page=options.keys_per_page,
-                               observer=options.observer)
-        linker = Linker(engine)
-        linker.add_wasip2()
-        add_to_linker(linker, session)
-        store = Store(engine)
-        store.set_epoch_deadline(NO_DEADLINE)
-        if options.max_memory is not None:
-            store.set_limits(memory_size=options.max_memory)
-        wasi = WasiConfig()
-        program = options.program_name or Path(os.fspath(wasm)).name
-        wasi.argv = [program, *options.args]
-        wasi.inherit_stdin()
-        wasi.inherit_stdout()
-        wasi.inherit_stderr()
-        store.set_wasi(wasi)
-        try:
-            instance = linker.instantiate(store, component)
-        except WasmtimeError as exc:
-            missing = _missing_import(str(exc))
-            if missing is not None:
-                raise WasmcacheError(
-                    f"guest imports {missing}, which this host does not provide "
-                    f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
-                    "atomics and batch @0.2.0-draft2)"
-                ) from None
-            raise GuestTrap(f"guest failed to start: {_first_line(exc)}{_memory_hint(options)}"
-                            ) from None
-        run_index = instance.get_export_index(store, run_name)
-        func_index = instance.get_export_index(store, "run", run_index) if run_index else None
-        run = instance.get_func(store, func_index) if func_index else None
-        if run is None:
-            raise WasmcacheError(f"guest's {run_name} has no `run` function")
-        with _deadline(engine, store, options.timeout) as timed_out:
-            try:
-                result = run(store)
-            except ExitTrap as exc:
-                return exc.code
-            except (Trap, WasmtimeError) as exc:
-                if timed_out.is_set():
-                    raise GuestTimeout(
-                        f"guest stopped: it ran longer than its timeout of {options.timeout:g} s"
-                    ) from None
-                raise GuestTrap(f"guest trapped: {_first_line(exc)}{_memory_hint(options)}"
-                                ) from None
-        if isinstance(result, Variant):
-            return 0 if result.tag == "ok" else 1
-        return 0
-    finally:
-        if isinstance(backend, str):
-            store_backend.close()
+    with Guest(wasm, backend, options, engine=engine) as guest:
+        return guest.run(inherit_stdio=True).status

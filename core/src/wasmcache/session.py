@@ -27,12 +27,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from .backend import Backend
-from .buckets import DEFAULT_BUCKET, Bucket, bucket_namespace
+from .buckets import DEFAULT_BUCKET, DEFAULT_PAGE_SIZE, Bucket, bucket_namespace
 from .capabilities import CounterOverflow, KeyValueOps, NotACounter
 from .errors import BackendUnavailable, BadRequest, CacheError
 from .limits import DEFAULT_NAMESPACE, Limits, validate_namespace
@@ -42,7 +43,6 @@ from .quota import Quota
 
 log = logging.getLogger("wasmcache.session")
 
-DEFAULT_PAGE_SIZE = 100
 #: The most bytes a counter's decimal takes ("-9223372036854775808"): what an increment may add.
 COUNTER_BYTES = 20
 NOT_FOUND = CacheError.NOT_FOUND
@@ -98,14 +98,17 @@ class GuestSession:
         self.ops = KeyValueOps(backend)
         self.quota = (Quota(backend, [b.namespace for b in self.buckets.values()], policy)
                       if policy.has_quota else None)
-        self._refusal: str | None = None  # why the last call was refused (ObservedSession)
+        #: why this thread's call in progress was refused (read by `ObservedSession`); runs of
+        #: one guest may share a session from several threads
+        self._refusal = threading.local() if observer is not None else None
 
     # --- the checks -----------------------------------------------------------------------
     def _refuse(self, op: str, namespace: str, error: CacheError,
                 reason: str | None = None) -> CacheError:
         log.info("%s in namespace %s refused: %s%s", op, namespace, error.value,
                  f" ({reason})" if reason else "")
-        self._refusal = reason
+        if self._refusal is not None:
+            self._refusal.reason = reason
         return error
 
     def _valid_key(self, op: str, namespace: str, key: str) -> bytes | CacheError:
@@ -397,7 +400,8 @@ def _observed(method: Callable[..., Any]) -> Callable[..., Any]:
     def timed(self: ObservedSession, *args: Any, **kwargs: Any) -> Any:
         if kwargs:  # the host functions call positionally; this is for Python callers
             args = tuple(signature.bind(self, *args, **kwargs).args[1:])
-        self._refusal = None
+        refusal = self._refusal
+        refusal.reason = None
         start, began = wall(), clock()
         result = method(self, *args)
         duration = clock() - began
@@ -414,7 +418,7 @@ def _observed(method: Callable[..., Any]) -> Callable[..., Any]:
             bytes_in=_payload_size(args[sent_at]) if done and sent_at is not None else 0,
             bytes_out=_payload_size(result) if done and received else 0,
             batch_size=len(args[batch_at]) if batch_at is not None else None,
-            refusal=self._refusal))
+            refusal=refusal.reason))
         return result
 
     return timed

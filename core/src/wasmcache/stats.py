@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -32,18 +33,23 @@ def percentile(sorted_values: list[int], fraction: float) -> int:
 
 
 class Stats:
-    """Collects every call of a run; rendered once when the guest ends."""
+    """Collects every call of a run; rendered once when the guest ends.
+
+    Runs of one `Guest` in several threads share it, hence the lock.
+    """
 
     def __init__(self) -> None:
         self.ops: dict[str, OperationStats] = defaultdict(OperationStats)
+        self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
-        entry = self.ops[call.operation]
-        entry.calls += 1
-        entry.results[call.outcome] += 1
-        entry.bytes_in += call.bytes_in
-        entry.bytes_out += call.bytes_out
-        entry.latencies_ns.append(call.duration_ns)
+        with self._lock:
+            entry = self.ops[call.operation]
+            entry.calls += 1
+            entry.results[call.outcome] += 1
+            entry.bytes_in += call.bytes_in
+            entry.bytes_out += call.bytes_out
+            entry.latencies_ns.append(call.duration_ns)
 
     def render(self) -> str:
         header = ("op", "calls", "results", "bytes in", "bytes out", "p50 µs", "p99 µs")

@@ -1,12 +1,22 @@
 """Components wasmcache generates and nests around an unchanged guest.
 
 `adapter` writes the payload adapter (and, for tests and the bench, its mirror and its floor) as
-WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python.
+WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python. Names
+are imported on first use: a warm start loads the compiled wrapper and needs neither.
 """
 
 from __future__ import annotations
 
-from .adapter import ADAPTER_VERSION
-from .nest import PrivateImport, prepare_component, refuse_private_imports
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .adapter import ADAPTER_VERSION
+    from .nest import PrivateImport, prepare_component, refuse_private_imports
+
+_EXPORTS = {"ADAPTER_VERSION": ".adapter", "PrivateImport": ".nest",
+            "prepare_component": ".nest", "refuse_private_imports": ".nest"}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = ["ADAPTER_VERSION", "PrivateImport", "prepare_component", "refuse_private_imports"]

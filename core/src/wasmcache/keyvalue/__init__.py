@@ -4,12 +4,34 @@
 ``other(message)``); `linker` defines its resources and functions in a component Linker. The
 checks themselves live in `wasmcache.session`, buckets in `wasmcache.buckets` and the backend
 capabilities with their generic fallbacks in `wasmcache.capabilities`. See docs/keyvalue.md.
+Names are imported on first use: a run whose guest does not import wasi:keyvalue never loads
+the linker.
 """
 
 from __future__ import annotations
 
-from .host import ACCESS_DENIED, NO_SUCH_STORE, Cas, CasFailed, KeyValueHost, KvError
-from .linker import INTERFACES, add_keyvalue_to_linker
+from typing import TYPE_CHECKING
 
-__all__ = ["ACCESS_DENIED", "INTERFACES", "NO_SUCH_STORE", "Cas", "CasFailed", "KeyValueHost",
-           "KvError", "add_keyvalue_to_linker"]
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .host import ACCESS_DENIED, NO_SUCH_STORE, Cas, CasFailed, KeyValueHost, KvError
+    from .linker import INTERFACES, add_keyvalue_to_linker
+
+_EXPORTS = {
+    "ACCESS_DENIED": ".host", "NO_SUCH_STORE": ".host", "Cas": ".host", "CasFailed": ".host",
+    "KeyValueHost": ".host", "KvError": ".host",
+    "INTERFACES": ".linker", "add_keyvalue_to_linker": ".linker",
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+
+__all__ = [
+    "ACCESS_DENIED",
+    "Cas",
+    "CasFailed",
+    "INTERFACES",
+    "KeyValueHost",
+    "KvError",
+    "NO_SUCH_STORE",
+    "add_keyvalue_to_linker",
+]

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from wasmtime import WasmtimeError
@@ -38,6 +40,26 @@ BUCKET_TYPE = 0x6B760001  # arbitrary host resource type ids ("kv" 1 and 2)
 CAS_TYPE = 0x6B760002
 
 T = TypeVar("T")
+_held = threading.local()  # .reps: (table, rep) added by the run in progress on this thread
+
+
+@contextmanager
+def run_scope() -> Iterator[None]:
+    """Release, when a guest run on this thread ends, every handle it has not dropped.
+
+    Wasmtime drops a store without calling the destructors of host resources, so a linker
+    that serves many runs would otherwise keep every bucket a run left open. A guest's host
+    calls run on the thread that called into it, so a thread-local list knows the run's reps.
+    """
+    outer = getattr(_held, "reps", None)
+    reps: list[tuple[_Table[Any], int]] = []
+    _held.reps = reps
+    try:
+        yield
+    finally:
+        _held.reps = outer
+        for table, rep in reps:
+            table.pop(rep)
 
 
 class _Table(Generic[T]):
@@ -52,7 +74,10 @@ class _Table(Generic[T]):
         with self._lock:
             rep = next(self._next) & 0xFFFFFFFF
             self._items[rep] = item
-            return rep
+        reps = getattr(_held, "reps", None)
+        if reps is not None:
+            reps.append((self, rep))
+        return rep
 
     def get(self, rep: int) -> T:
         return self._items[rep]
