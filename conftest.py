@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/guest_cli.py, shared by the guest-language tests
 
 from build import build_guest  # noqa: E402
 

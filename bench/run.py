@@ -27,9 +27,10 @@ WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
 MIB = 1024 * 1024
 SIZES = {"100 B": 100, "1 MiB": MIB}
 OPS = ("get", "set", "delete")
+C_GUEST = "bench_guest_c"  # the same protocol in C: the host's overhead without CPython in front
 
 sys.path.insert(0, str(ROOT / "examples"))
-from build import build_guest  # noqa: E402
+from build import build_c_component, build_guest  # noqa: E402
 
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     env = {"WASMCACHE_FAST_PATH": os.environ.get("WASMCACHE_FAST_PATH", "1")}
     results: dict = {"smoke": args.smoke, "rounds": rounds, "backends": {}, "skipped": {},
                      "fast_path": env}
+    specs = [f"{op}:{size}:{small if size < 1000 else large}"
+             for size in SIZES.values() for op in OPS]
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
@@ -140,8 +143,6 @@ def main(argv: list[str] | None = None) -> dict:
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
-            specs = [f"{op}:{size}:{small if size < 1000 else large}"
-                     for size in SIZES.values() for op in OPS]
             try:
                 results["backends"][label] = {
                     "url": url_of(tmp).split("@")[-1],
@@ -151,7 +152,12 @@ def main(argv: list[str] | None = None) -> dict:
             except Exception as exc:  # noqa: BLE001
                 results["skipped"][label] = f"guest run failed: {exc}"
                 print(f"bench: skipping {label}: {exc}")
-        results["floor"].update(host_overhead(results))
+        results["floor"].update(host_overhead(results["backends"].get("memory"),
+                                              results["floor"]))
+        if only is None or "memory" in only:
+            results["c_guest"] = c_guest_on_memory(tmp, env, specs, small, large, rounds,
+                                                   results)
+        results["guest_size_bytes"] = guest.stat().st_size
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
@@ -228,11 +234,33 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
     return {name: statistics.median(times) for name, times in runs.items()}
 
 
-def host_overhead(results: dict) -> dict:
+def c_guest_on_memory(tmp: Path, env: dict[str, str], specs: list[str], small: int,
+                      large: int, rounds: int, results: dict) -> dict | None:
+    """examples/bench_guest_c measured like the Python guest on memory: its rows against the
+    raw dict, its own floor (the same floor adapter) and its host overhead per call.
+
+    Its floor is a few tens of ns where the Python guest's is 1-2 µs, so what it pays beyond
+    the floor is the host's own overhead per call, without componentize-py in front. None
+    (and a note) when the C toolchain is missing.
+    """
+    try:
+        guest = build_c_component(C_GUEST)
+    except RuntimeError as exc:
+        results["skipped"]["C guest"] = str(exc).splitlines()[0]
+        print(f"bench: skipping the C guest: {str(exc).splitlines()[0]}")
+        return None
+    floor = guest_floor(guest, tmp, env, small, large, rounds)
+    data = {"url": "memory://bench", "size_bytes": guest.stat().st_size, "floor": floor,
+            "rows": compare(guest, "memory://bench", "memory", tmp, specs, env, rounds, floor)}
+    floor.update(host_overhead(data, floor))
+    print("bench: C guest on memory done", flush=True)
+    return data
+
+
+def host_overhead(memory: dict | None, floor: dict) -> dict:
     """What the host adds to a small call on memory, against the floor, plus the plain-Python
-    cost of the same `GuestSession.delete` (the rest is wasmtime's host call and ctypes)."""
-    memory = results["backends"].get("memory")
-    floor = results["floor"]
+    cost of the same `GuestSession.delete` (the rest is wasmtime's host call and ctypes).
+    `memory` holds one guest's rows on memory, `floor` that guest's floor."""
     if not memory:
         return {}
     delete = next(r for r in memory["rows"] if r["op"] == "delete" and r["size"] == 100)
@@ -262,6 +290,64 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f}"
 
 
+def _fmt_small(seconds: float) -> str:
+    """µs with three decimals: the C guest's floor is tens of ns."""
+    return f"{seconds * 1e6:,.3f}"
+
+
+def _row(label: str, row: dict) -> str:
+    size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
+    mbps = f"{row['size'] / row['guest_s'] / 1e6:,.0f}" if row["op"] != "delete" else ""
+    low, high = row["ratio_rounds"]
+    ceiling = f"{row['ceiling']:.2f}" if row["ceiling"] is not None else ""
+    return (f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
+            f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | {low:.2f}–{high:.2f} | "
+            f"{ceiling} | {mbps} |")
+
+
+def guests_side_by_side(results: dict) -> list[str]:
+    """The Python guest and the C guest on memory, per call: guest, floor, host overhead."""
+    c_guest, memory = results.get("c_guest"), results["backends"].get("memory")
+    if not c_guest or not memory:
+        return []
+    guests = [(memory["rows"], results["floor"]), (c_guest["rows"], c_guest["floor"])]
+
+    def cells(value: Callable[[list[dict], dict], float]) -> str:
+        return " | ".join(_fmt_small(value(rows, floor)) for rows, floor in guests)
+
+    def guest_s(op: str, size: int) -> Callable[[list[dict], dict], float]:
+        return lambda rows, _: next(r["guest_s"] for r in rows
+                                    if r["op"] == op and r["size"] == size)
+
+    def floor_s(name: str) -> Callable[[list[dict], dict], float]:
+        return lambda _, floor: floor[name]
+
+    def overhead_s(name: str) -> Callable[[list[dict], dict], float]:
+        return lambda _, floor: floor["host_overhead_by_op_s"][name]
+
+    lines = ["", f"The same calls from the Python guest (examples/bench_guest, componentize-py, "
+             f"{results['guest_size_bytes'] / 1e6:.1f} MB) and from the C guest "
+             f"(examples/{C_GUEST}, {c_guest['size_bytes'] / 1e3:.0f} KB) on memory, "
+             "µs per call (medians): the C guest's floor is near zero, so what it pays is the "
+             "host's own overhead.", "",
+             "| on memory, µs/call | Python guest | C guest |", "|---|---:|---:|"]
+    for size, label in ((100, "100 B"), (MIB, "1 MiB")):
+        suffix = "_1mib" if size == MIB else ""
+        for op in OPS:
+            if op == "delete" and size == MIB:
+                continue
+            lines.append(f"| guest {op} {label} | {cells(guest_s(op, size))} |")
+            lines.append(f"| floor: {op} {label} answered in wasm | "
+                         f"{cells(floor_s(f'{op}{suffix}_s'))} |")
+            lines.append(f"| host overhead of {op} {label} (guest − floor) | "
+                         f"{cells(overhead_s(f'{op}{suffix}'))} |")
+    lines += [f"| delete: wasmtime's host call + ctypes' callback entry (empty callback − "
+              f"floor) | {cells(floor_s('wasmtime_call_s'))} |",
+              f"| delete: wasmcache's Python (guest − empty callback) | "
+              f"{cells(floor_s('our_python_s'))} |"]
+    return lines
+
+
 def markdown(results: dict) -> str:
     lines = [f"Medians of {results['rounds']} back-to-back guest/raw pairs; guest/raw = raw time "
              "/ guest time (guest throughput as a share of raw), per round: its lowest and "
@@ -269,15 +355,12 @@ def markdown(results: dict) -> str:
              "(raw / (raw + floor)).", "",
              "| backend | op | size | guest µs/call | raw µs/call | guest/raw | per round | "
              "ceiling | guest MB/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    c_guest = results.get("c_guest")
     for label, data in results["backends"].items():
         for row in data["rows"]:
-            size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
-            mbps = f"{row['size'] / row['guest_s'] / 1e6:,.0f}" if row["op"] != "delete" else ""
-            low, high = row["ratio_rounds"]
-            ceiling = f"{row['ceiling']:.2f}" if row["ceiling"] is not None else ""
-            lines.append(f"| {label} | {row['op']} | {size} | {_fmt(row['guest_s'])} | "
-                         f"{_fmt(row['raw_s'])} | {row['ratio']:.2f} | {low:.2f}–{high:.2f} | "
-                         f"{ceiling} | {mbps} |")
+            lines.append(_row(label, row))
+    if c_guest:
+        lines += [_row("memory, C guest", row) for row in c_guest["rows"]]
     for label, why in results["skipped"].items():
         lines.append(f"| {label} | skipped: {why} | | | | | | | |")
     f, s = results.get("floor") or {}, results["startup"]
@@ -310,6 +393,7 @@ def markdown(results: dict) -> str:
               f"| warm `wasmcache run` minus Python start, s | {s['warm_over_python_s']:.3f} |",
               f"| peak RSS of the host (1 MiB get+set run), MiB | "
               f"{results['peak_rss_kib'] / 1024:.0f} |"]
+    lines += guests_side_by_side(results)
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,14 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert results["floor"]["delete_s"] > 0
     assert "ceiling" in results["backends"]["memory"]["rows"][0]
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    c_guest = results["c_guest"]  # the C guest beside the Python one, on memory
+    assert {(r["op"], r["size"]) for r in c_guest["rows"]} == {
+        (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}
+    assert c_guest["floor"]["delete_s"] > 0
+    assert set(c_guest["floor"]["host_overhead_by_op_s"]) == {
+        "get", "set", "delete", "get_1mib", "set_1mib"}
+    assert "| on memory, µs/call | Python guest | C guest |" in table
+    assert any(line.startswith("| memory, C guest | delete | 100 B |") for line in table)
 
 
 @pytest.mark.slow

@@ -9,44 +9,23 @@ PostgreSQL, MariaDB); the Redis Cluster is the redis plugin's test fixture, star
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
-from types import ModuleType
-from urllib.parse import quote
 
+import guest_cli
 import pytest
-import redis
 from build import build_js_guest
+from guest_cli import REDIS_SUPPORT, ROOT, TOUR_OUTPUT, TRICKY_VALUES
 from wasmcache import open_backend
 from wasmcache.testing.contract import unique_namespace
 
-ROOT = Path(__file__).resolve().parents[1]
-TOUR_OUTPUT = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
-SQL_SERVERS = {"postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-               "mysql": "mysql+pymysql://root@127.0.0.1:3306/test"}
-BACKENDS = ["memory", "disk", "sqlite", "postgresql", "mysql", "redis", "redis-cluster"]
+BACKENDS = [*guest_cli.BACKENDS, "redis-cluster"]
 
 RunCli = Callable[..., CompletedProcess[str]]
 
 pytestmark = pytest.mark.slow
-
-
-def _plugin_test_support(plugin: str) -> ModuleType:
-    """plugins/PLUGIN_backend/tests/conftest.py, loaded by path (its fixtures are not ours)."""
-    path = ROOT / "plugins" / f"{plugin}_backend" / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(f"wasmcache_{plugin}_test_support", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REDIS_SUPPORT = _plugin_test_support("redis")
-SQL_SUPPORT = _plugin_test_support("sql")
 
 
 @pytest.fixture(scope="session")
@@ -61,38 +40,10 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int
     yield from REDIS_SUPPORT.redis_cluster.__wrapped__(tmp_path_factory)
 
 
-def _redis_url(base: str, client: redis.Redis | redis.RedisCluster) -> Iterator[str]:
-    prefix = f"wasmcache-js-test-{uuid.uuid4().hex}:"
-    try:
-        yield f"{base}?prefix={quote(prefix, safe='')}"
-    finally:
-        REDIS_SUPPORT.delete_matching(client, prefix.encode() + b"*")
-        client.close()
-
-
 @pytest.fixture
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of the backend named by the test's parameter, with its own table/prefix/dir."""
-    kind = request.param
-    if kind == "memory":
-        yield "memory://"
-    elif kind == "disk":
-        yield f"disk://{tmp_path / 'store'}"
-    elif kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cache.db'}"
-    elif kind in SQL_SERVERS:
-        table = f"wasmcache_js_test_{uuid.uuid4().hex[:8]}"
-        try:
-            yield f"{SQL_SERVERS[kind]}?table={table}"
-        finally:
-            SQL_SUPPORT.drop_tables(SQL_SERVERS[kind], table)  # <table> and <table>_schema
-    elif kind == "redis":
-        yield from _redis_url("redis://127.0.0.1:6379/0",
-                              redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5))
-    else:
-        port = request.getfixturevalue("redis_cluster")[0]
-        yield from _redis_url(f"redis+cluster://127.0.0.1:{port}",
-                              redis.RedisCluster(host="127.0.0.1", port=port))
+    yield from guest_cli.backend_url(request, tmp_path)
 
 
 @pytest.mark.parametrize("backend_url", BACKENDS, indirect=True)
@@ -124,21 +75,6 @@ def test_python_and_js_guests_share_a_namespace(backend_url: str, js_guest: Path
     assert run(hello_guest, "get", "shared") == (1, "get shared: error not-found\n")
     assert run(hello_guest, "delete", "back") == (0, "delete back: ok\n")
     assert run(js_guest, "get", "back") == (1, "get back: error not-found\n")
-
-
-# Values whose repr() needs every rule: the quote choice, escapes, bytes that are not UTF-8
-# (bad starts, overlong forms, surrogates, past U+10FFFF, cut short), characters that
-# str.isprintable() rejects by category, and characters that only Unicode 15/16 assigned
-# (printable to the guest's CPython 3.14, not to a Python 3.11 host).
-TRICKY_VALUES = [
-    b"",
-    b"it's",  # the only quote in it: repr() picks "..."
-    b"it's \"both\" back\\slash\ttab\nnewline\rreturn\x7fdel\x1besc",
-    ("caf\u00e9 \u00a0 \u00ad \u200b \u2028 \u3000 \U0001F600 \ue000 \U0010ffff \u0378 "
-     "\ufeff \U000E0001 \u1c89 \U0001fae9 \u31e4 \U00011f00 \u2fff").encode(),
-    b"\xff\xfe \x80 \xc0\x80 \xc2 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80 \xf0\x9f\x98",
-    bytes(range(256)),
-]
 
 
 @pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
