@@ -55,7 +55,8 @@ def main(verbose: int) -> None:
 
 def _effective(config: Config, backend: str | None, namespace: str | None,
                guest_name: str | None, wasm: str | None, timeout: float | None,
-               max_memory: str | None) -> tuple[str, GuestOptions]:
+               max_memory: str | None, cache_components: tuple[str, ...] = ()
+               ) -> tuple[str, GuestOptions]:
     """Merge flags, environment and file (flags win) into the backend URL and guest options."""
     profile = config.select_profile(guest_name, wasm)
     url = resolve_backend(backend, config, set(get_registry().backends))
@@ -67,6 +68,7 @@ def _effective(config: Config, backend: str | None, namespace: str | None,
         max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
         buckets=profile.buckets,
         keys_per_page=profile.keys_per_page,
+        cache_components=cache_components or profile.cache_components,
     )
     return url, options
 
@@ -83,6 +85,10 @@ _run_options = [
     click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                  help="Stop the guest after this long."),
     click.option("--max-memory", metavar="SIZE", help="Cap the guest's memory (e.g. 64MiB)."),
+    click.option("--cache-component", "cache_components", multiple=True, metavar="IMPL.wasm",
+                 help="A component exporting wasmcache:cache/cache that serves the guest's "
+                      "cache instead of the host; repeat to layer them (each served by the "
+                      "next, the last by --backend) [default: its profile's]."),
 ]
 
 
@@ -99,8 +105,9 @@ def run_options(func):  # type: ignore[no-untyped-def]
 @click.argument("guest", metavar="GUEST.wasm")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(backend: str | None, namespace: str | None, guest_name: str | None,
-        config_path: str | None, timeout: float | None, max_memory: str | None, stats: bool,
-        guest: str, args: tuple[str, ...]) -> None:
+        config_path: str | None, timeout: float | None, max_memory: str | None,
+        cache_components: tuple[str, ...], stats: bool, guest: str, args: tuple[str, ...]
+        ) -> None:
     """Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv.
 
     Exit status: the guest's own (0 ok, 1 when run returns err or exits with err);
@@ -112,7 +119,7 @@ def run(backend: str | None, namespace: str | None, guest_name: str | None,
             logging.getLogger("wasmcache.plugins").warning("%s", line)
         config = load_config(config_path)
         url, options = _effective(config, backend, namespace, guest_name, guest, timeout,
-                                  max_memory)
+                                  max_memory, cache_components)
         options.args = args
         options.observer = collector
         code = run_guest(guest, url, options)
@@ -154,12 +161,12 @@ def config_check(file: str | None) -> None:
 @click.argument("guest", required=False, metavar="[GUEST.wasm]")
 def config_show(backend: str | None, namespace: str | None, guest_name: str | None,
                 config_path: str | None, timeout: float | None, max_memory: str | None,
-                guest: str | None) -> None:
+                cache_components: tuple[str, ...], guest: str | None) -> None:
     """Print the effective configuration (flags > environment > file), passwords masked."""
     try:
         loaded = load_config(config_path)
         url, options = _effective(loaded, backend, namespace, guest_name, guest, timeout,
-                                  max_memory)
+                                  max_memory, cache_components)
         profile = loaded.select_profile(guest_name, guest)
     except WasmcacheError as exc:
         _fail(str(exc))
@@ -179,6 +186,7 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
         f"max_memory = {'none' if options.max_memory is None else options.max_memory}",
         "buckets = [" + ", ".join(f'"{b}"' for b in ("default", *options.buckets)) + "]",
         f"keys_per_page = {options.keys_per_page}",
+        "cache_components = [" + ", ".join(f'"{c}"' for c in options.cache_components) + "]",
     ]
     click.echo("\n".join(lines))
 

@@ -20,7 +20,9 @@ from wasmtime.component import Component, Linker, Variant
 from . import compile_cache
 from .backend import Backend
 from .compose import ADAPTER_VERSION, prepare_component, refuse_private_imports
+from .compose.layers import load_composed
 from .errors import WasmcacheError
+from .errors import first_line as _first_line
 from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import add_to_linker
 from .observe import Observer
@@ -55,6 +57,9 @@ class GuestOptions:
     buckets: tuple[str, ...] = ()
     #: most keys in one wasi:keyvalue list-keys page
     keys_per_page: int = DEFAULT_PAGE_SIZE
+    #: components that serve the guest's wasmcache:cache import, the first serving the guest
+    #: (``--cache-component``; `wasmcache.compose.layers`)
+    cache_components: Sequence[str | os.PathLike[str]] = ()
 
 
 def make_engine() -> Engine:
@@ -101,8 +106,10 @@ def _deadline(engine: Engine, store: Store, timeout: float | None) -> Iterator[t
 
 
 def load_guest(engine: Engine, path: str | os.PathLike[str],
-               cache: Path | None | str = "env") -> Component:
-    """Read and compile (or load the cached compilation of) a component, with one-line errors."""
+               cache: Path | None | str = "env",
+               components: Sequence[str | os.PathLike[str]] = ()) -> Component:
+    """Read and compile (or load the cached compilation of) a component, with one-line errors;
+    with `components`, composed with those cache components (`load_composed`)."""
     try:
         wasm = Path(path).read_bytes()
     except OSError as exc:
@@ -118,6 +125,9 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
     # The payload adapter is nested in only when compiling (a warm start skips the 18 MB
     # rewrite); the key names its version.
     key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}"
+    if components:
+        return load_composed(engine, os.fspath(path), wasm, components, key,
+                             Path(directory) if directory else None)
     try:
         return compile_cache.load_component(engine, wasm, key,
                                             Path(directory) if directory else None,
@@ -135,19 +145,6 @@ def _refuse_private(component: Component, engine: Engine, prepared: bool) -> Non
     already refused a wrapped one's own such import)."""
     if not prepared:
         refuse_private_imports(list(component.type.imports(engine)))
-
-
-def _first_line(exc: BaseException) -> str:
-    """The one line of a wasmtime error that tells a user what happened (its root cause)."""
-    text = str(exc).strip()
-    if "Caused by:" in text:
-        causes = [line.strip() for line in text.split("Caused by:", 1)[1].splitlines()]
-        causes = [line.split(": ", 1)[1] if line[:1].isdigit() and ": " in line else line
-                  for line in causes if line]
-        if causes:
-            return causes[-1]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def _memory_hint(options: GuestOptions) -> str:
@@ -188,7 +185,7 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     """
     options = options or GuestOptions()
     engine = engine or make_engine()
-    component = load_guest(engine, wasm)
+    component = load_guest(engine, wasm, components=options.cache_components)
     run_name = _run_export(component, engine)
     store_backend = open_backend(backend) if isinstance(backend, str) else backend
     try:
