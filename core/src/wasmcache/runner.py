@@ -211,8 +211,9 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
         except WasmtimeError as exc:
             missing = _missing_import(str(exc))
             if missing is not None:
+                who = "guest or a cache component" if options.cache_components else "guest"
                 raise WasmcacheError(
-                    f"guest imports {missing}, which this host does not provide "
+                    f"{who} imports {missing}, which this host does not provide "
                     f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
                     "atomics and batch @0.2.0-draft2)"
                 ) from None
