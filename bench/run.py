@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
+        beside = c_guest(tmp, env, small, large, rounds, results) if (
+            only is None or "memory" in only) else None
         for label, scheme, url_of in BACKENDS:
             if only is not None and label not in only:
                 continue
@@ -143,20 +145,25 @@ def main(argv: list[str] | None = None) -> dict:
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
+            guests = [(guest, results["floor"])]
+            if label == "memory" and beside is not None:
+                guests.append(beside)
             try:
-                results["backends"][label] = {
-                    "url": url_of(tmp).split("@")[-1],
-                    "rows": compare(guest, url_of(tmp), label, tmp, specs, env, rounds,
-                                    results["floor"])}
+                rows = compare(guests, url_of(tmp), label, tmp, specs, env, rounds)
+                results["backends"][label] = {"url": url_of(tmp).split("@")[-1], "rows": rows[0]}
+                if len(rows) > 1:
+                    results["c_guest"] = {"url": url_of(tmp), "rows": rows[1],
+                                          "size_bytes": beside[0].stat().st_size,
+                                          "floor": beside[1]}
                 print(f"bench: {label} done", flush=True)
             except Exception as exc:  # noqa: BLE001
                 results["skipped"][label] = f"guest run failed: {exc}"
                 print(f"bench: skipping {label}: {exc}")
         results["floor"].update(host_overhead(results["backends"].get("memory"),
                                               results["floor"]))
-        if only is None or "memory" in only:
-            results["c_guest"] = c_guest_on_memory(tmp, env, specs, small, large, rounds,
-                                                   results)
+        if "c_guest" in results:
+            results["c_guest"]["floor"].update(host_overhead(results["c_guest"],
+                                                             results["c_guest"]["floor"]))
         results["guest_size_bytes"] = guest.stat().st_size
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
@@ -170,35 +177,47 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def compare(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
-            env: dict[str, str], rounds: int, floor: dict) -> list[dict]:
-    """Guest and raw timings of every spec, as `rounds` back-to-back pairs; medians.
+def compare(guests: list[tuple[Path, dict]], url: str, label: str, tmp: Path,
+            specs: list[str], env: dict[str, str], rounds: int) -> list[list[dict]]:
+    """Guest and raw timings of every spec, as `rounds` back-to-back runs; medians. One list of
+    rows per (guest, its floor) in `guests`.
 
     Loopback and disk latencies on a shared VM switch between regimes that last seconds (four
     back-to-back rounds of raw redis-py GET measured 29-107 µs), so each spec's guest run is
     followed at once by the raw loop, each in a fresh process, and the ratio is the median of
-    these paired ratios.
+    these paired ratios. A second guest (the C guest on memory) runs right after the first in
+    the same round; its rows also hold "over_first", the median of its time / the first
+    guest's time per round, and their lowest and highest.
     """
-    guest_s: dict[str, list[float]] = {spec: [] for spec in specs}
+    guest_s = [{spec: [] for spec in specs} for _ in guests]
     raw_s: dict[str, list[float]] = {spec: [] for spec in specs}
     for _ in range(rounds):
         for spec in specs:
-            line, = run_guest(guest, url, [spec], env)[0]
-            guest_s[spec].append(line["ns"] / line["iterations"] / 1e9)
+            for (guest, _floor), times in zip(guests, guest_s, strict=True):
+                line, = run_guest(guest, url, [spec], env)[0]
+                times[spec].append(line["ns"] / line["iterations"] / 1e9)
             raw_s[spec].append(time_raw_fresh(label, tmp, line["op"], line["size"],
                                               line["iterations"]))
-    rows = []
-    for spec in specs:
-        op, size, _ = spec.split(":")
-        per_round = [r / g for g, r in zip(guest_s[spec], raw_s[spec], strict=True)]
-        raw_median = statistics.median(raw_s[spec])
-        floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
-        rows.append({"op": op, "size": int(size), "guest_s": statistics.median(guest_s[spec]),
-                     "raw_s": raw_median, "ratio": statistics.median(per_round),
-                     "ratio_rounds": [min(per_round), max(per_round)],
-                     "ceiling": raw_median / (raw_median + floor_s)
-                     if floor_s is not None else None})
-    return rows
+    tables = []
+    for (_guest, floor), times in zip(guests, guest_s, strict=True):
+        rows = []
+        for spec in specs:
+            op, size, _ = spec.split(":")
+            per_round = [r / g for g, r in zip(times[spec], raw_s[spec], strict=True)]
+            raw_median = statistics.median(raw_s[spec])
+            floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
+            row = {"op": op, "size": int(size), "guest_s": statistics.median(times[spec]),
+                   "raw_s": raw_median, "ratio": statistics.median(per_round),
+                   "ratio_rounds": [min(per_round), max(per_round)],
+                   "ceiling": raw_median / (raw_median + floor_s)
+                   if floor_s is not None else None}
+            if times is not guest_s[0]:
+                over = [t / f for t, f in zip(times[spec], guest_s[0][spec], strict=True)]
+                row["over_first"] = statistics.median(over)
+                row["over_first_rounds"] = [min(over), max(over)]
+            rows.append(row)
+        tables.append(rows)
+    return tables
 
 
 def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: int,
@@ -234,14 +253,13 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
     return {name: statistics.median(times) for name, times in runs.items()}
 
 
-def c_guest_on_memory(tmp: Path, env: dict[str, str], specs: list[str], small: int,
-                      large: int, rounds: int, results: dict) -> dict | None:
-    """examples/bench_guest_c measured like the Python guest on memory: its rows against the
-    raw dict, its own floor (the same floor adapter) and its host overhead per call.
+def c_guest(tmp: Path, env: dict[str, str], small: int, large: int, rounds: int,
+            results: dict) -> tuple[Path, dict] | None:
+    """examples/bench_guest_c and its floor (the same floor adapter), to be measured on memory
+    beside the Python guest; None (and a note) when the C toolchain is missing.
 
     Its floor is a few tens of ns where the Python guest's is 1-2 µs, so what it pays beyond
-    the floor is the host's own overhead per call, without componentize-py in front. None
-    (and a note) when the C toolchain is missing.
+    the floor is the host's own overhead per call, without componentize-py in front.
     """
     try:
         guest = build_c_component(C_GUEST)
@@ -249,12 +267,7 @@ def c_guest_on_memory(tmp: Path, env: dict[str, str], specs: list[str], small: i
         results["skipped"]["C guest"] = str(exc).splitlines()[0]
         print(f"bench: skipping the C guest: {str(exc).splitlines()[0]}")
         return None
-    floor = guest_floor(guest, tmp, env, small, large, rounds)
-    data = {"url": "memory://bench", "size_bytes": guest.stat().st_size, "floor": floor,
-            "rows": compare(guest, "memory://bench", "memory", tmp, specs, env, rounds, floor)}
-    floor.update(host_overhead(data, floor))
-    print("bench: C guest on memory done", flush=True)
-    return data
+    return guest, guest_floor(guest, tmp, env, small, large, rounds)
 
 
 def host_overhead(memory: dict | None, floor: dict) -> dict:
@@ -306,45 +319,44 @@ def _row(label: str, row: dict) -> str:
 
 
 def guests_side_by_side(results: dict) -> list[str]:
-    """The Python guest and the C guest on memory, per call: guest, floor, host overhead."""
+    """The Python guest and the C guest on memory, per call: guest, floor, host overhead, and
+    C / Python (for the guest rows the median of the paired rounds' ratios, with their range;
+    for floors and overheads the ratio of the medians)."""
     c_guest, memory = results.get("c_guest"), results["backends"].get("memory")
     if not c_guest or not memory:
         return []
-    guests = [(memory["rows"], results["floor"]), (c_guest["rows"], c_guest["floor"])]
-
-    def cells(value: Callable[[list[dict], dict], float]) -> str:
-        return " | ".join(_fmt_small(value(rows, floor)) for rows, floor in guests)
-
-    def guest_s(op: str, size: int) -> Callable[[list[dict], dict], float]:
-        return lambda rows, _: next(r["guest_s"] for r in rows
-                                    if r["op"] == op and r["size"] == size)
-
-    def floor_s(name: str) -> Callable[[list[dict], dict], float]:
-        return lambda _, floor: floor[name]
-
-    def overhead_s(name: str) -> Callable[[list[dict], dict], float]:
-        return lambda _, floor: floor["host_overhead_by_op_s"][name]
-
+    floors = (results["floor"], c_guest["floor"])
     lines = ["", f"The same calls from the Python guest (examples/bench_guest, componentize-py, "
              f"{results['guest_size_bytes'] / 1e6:.1f} MB) and from the C guest "
              f"(examples/{C_GUEST}, {c_guest['size_bytes'] / 1e3:.0f} KB) on memory, "
-             "µs per call (medians): the C guest's floor is near zero, so what it pays is the "
-             "host's own overhead.", "",
-             "| on memory, µs/call | Python guest | C guest |", "|---|---:|---:|"]
+             "µs per call, medians; both guests ran in the same rounds. The C guest's floor is "
+             "tens of ns, so what it pays is the host's own overhead.", "",
+             "| on memory, µs/call | Python guest | C guest | C / Python |",
+             "|---|---:|---:|---:|"]
+
+    def line(what: str, python: float, c: float, ratio: str = "") -> str:
+        return (f"| {what} | {_fmt_small(python)} | {_fmt_small(c)} | "
+                f"{ratio or f'{c / python:.2f}'} |")
+
     for size, label in ((100, "100 B"), (MIB, "1 MiB")):
         suffix = "_1mib" if size == MIB else ""
         for op in OPS:
             if op == "delete" and size == MIB:
                 continue
-            lines.append(f"| guest {op} {label} | {cells(guest_s(op, size))} |")
-            lines.append(f"| floor: {op} {label} answered in wasm | "
-                         f"{cells(floor_s(f'{op}{suffix}_s'))} |")
-            lines.append(f"| host overhead of {op} {label} (guest − floor) | "
-                         f"{cells(overhead_s(f'{op}{suffix}'))} |")
-    lines += [f"| delete: wasmtime's host call + ctypes' callback entry (empty callback − "
-              f"floor) | {cells(floor_s('wasmtime_call_s'))} |",
-              f"| delete: wasmcache's Python (guest − empty callback) | "
-              f"{cells(floor_s('our_python_s'))} |"]
+            python_row, c_row = (next(r for r in rows if r["op"] == op and r["size"] == size)
+                                 for rows in (memory["rows"], c_guest["rows"]))
+            low, high = c_row["over_first_rounds"]
+            lines.append(line(f"guest {op} {label}", python_row["guest_s"], c_row["guest_s"],
+                              f"{c_row['over_first']:.2f} ({low:.2f}–{high:.2f})"))
+            lines.append(line(f"floor: {op} {label} answered in wasm",
+                              *(floor[f"{op}{suffix}_s"] for floor in floors)))
+            lines.append(line(f"host overhead of {op} {label} (guest − floor)",
+                              *(floor["host_overhead_by_op_s"][f"{op}{suffix}"]
+                                for floor in floors)))
+    lines += [line("delete: wasmtime's host call + ctypes' callback entry (empty callback − "
+                   "floor)", *(floor["wasmtime_call_s"] for floor in floors)),
+              line("delete: wasmcache's Python (guest − empty callback)",
+                   *(floor["our_python_s"] for floor in floors))]
     return lines
 
 

@@ -33,7 +33,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert c_guest["floor"]["delete_s"] > 0
     assert set(c_guest["floor"]["host_overhead_by_op_s"]) == {
         "get", "set", "delete", "get_1mib", "set_1mib"}
-    assert "| on memory, µs/call | Python guest | C guest |" in table
+    assert all(row["over_first"] > 0 for row in c_guest["rows"])  # paired with the Python guest
+    assert "| on memory, µs/call | Python guest | C guest | C / Python |" in table
     assert any(line.startswith("| memory, C guest | delete | 100 B |") for line in table)
 
 
