@@ -36,6 +36,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(row["over_first"] > 0 for row in c_guest["rows"])  # paired with the Python guest
     assert "| on memory, µs/call | Python guest | C guest | C / Python |" in table
     assert any(line.startswith("| memory, C guest | delete | 100 B |") for line in table)
+    lru = results["lru_cache"]  # both guests served by examples/lru_cache, against memory://
+    for rows in (lru["guests"]["Python guest"], lru["guests"]["C guest"]):
+        assert {(r["op"], r["size"]) for r in rows} == {
+            (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}
+        assert all(r["lru_s"] > 0 and r["memory_s"] > 0 for r in rows)
+    assert "| guest | op | size | lru_cache µs/call | memory:// µs/call | memory/lru |" in table
 
 
 @pytest.mark.slow
