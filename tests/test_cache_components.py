@@ -279,26 +279,42 @@ def test_a_component_sees_the_guests_wasi_context_and_nothing_more(
 
 # --- refusals --------------------------------------------------------------------------------
 
-def test_bad_cache_components_get_one_line_and_exit_2(run_cli: RunCli, small_guest: Path,
-                                                      wat_guest, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                      lru_wasm: Path) -> None:
-    text = tmp_path / "notes.txt"
-    text.write_text("not wasm")
-    core = tmp_path / "core.wasm"
-    core.write_bytes(wasmtime.wat2wasm("(module)"))
-    cases = {
-        str(tmp_path / "missing.wasm"): "cannot read cache component '{}': No such file",
-        str(text): "cache component {}: not a WebAssembly file",
-        str(core): "cache component {}: a core WebAssembly module, not a component",
-        str(wat_guest("err")): "cache component {}: does not export "
-                               "wasmcache:cache/cache@0.1.0 (it exports wasi:cli/run@0.2.0)",
-        str(wat_guest("wrong_signature_cache")):
-            "cache component {}: its wasmcache:cache/cache@0.1.0 export does not have the "
-            "interface's exact signatures: type mismatch in instance export `get`",
-    }
-    for path, message in cases.items():
-        done = run_cli("run", "-b", "memory://", "--cache-component", path, str(small_guest))
-        assert one_error_line(done).startswith(message.format(path)), done.stderr
+def _text_file(tmp_path: Path, _wat_guest) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "notes.txt"
+    path.write_text("not wasm")
+    return path
+
+
+def _core_module(tmp_path: Path, _wat_guest) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "core.wasm"
+    path.write_bytes(wasmtime.wat2wasm("(module)"))
+    return path
+
+
+BAD_COMPONENTS = {
+    "missing": (lambda tmp, _: tmp / "missing.wasm",
+                "cannot read cache component '{}': No such file or directory"),
+    "not-wasm": (_text_file, "cache component {}: not a WebAssembly file (no \\0asm header)"),
+    "core-module": (_core_module, "cache component {}: a core WebAssembly module, not a "
+                                  "component"),
+    "no-export": (lambda _, wat: wat("err"), "cache component {}: does not export "
+                  "wasmcache:cache/cache@0.1.0 (it exports wasi:cli/run@0.2.0)"),
+    "wrong-signature": (lambda _, wat: wat("wrong_signature_cache"),
+                        "cache component {}: its wasmcache:cache/cache@0.1.0 export does not "
+                        "have the interface's exact signatures: type mismatch in instance "
+                        "export `get`: type mismatch with result type: type mismatch in ok "
+                        "variant: expected list, found string"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_COMPONENTS)
+def test_bad_cache_components_get_one_line_and_exit_2(case: str, run_cli: RunCli,
+                                                      small_guest: Path, wat_guest,  # type: ignore[no-untyped-def]
+                                                      tmp_path: Path) -> None:
+    make, message = BAD_COMPONENTS[case]
+    path = str(make(tmp_path, wat_guest))
+    done = run_cli("run", "-b", "memory://", "--cache-component", path, str(small_guest))
+    assert one_error_line(done) == message.format(path)
 
 
 def test_a_guest_without_the_cache_import_is_refused(run_cli: RunCli, wat_guest,  # type: ignore[no-untyped-def]
