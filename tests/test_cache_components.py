@@ -95,6 +95,17 @@ def test_compress_over_lru_layers_inside_webassembly(run_cli: RunCli, hello_gues
     assert host_calls(done.stderr) == {"set": 0, "get": 0, "delete": 0}
 
 
+@pytest.mark.parametrize("layer", ["lru_cache", "compress_cache"])
+def test_the_c_guest_tour_served_by_a_component(run_cli: RunCli, layer: str, lru_wasm: Path,
+                                                compress_wasm: Path) -> None:
+    """The C guest (WASI 0.2.12 through its adapter) beside a Python component (WASI 0.2.9):
+    each gets the host's WASI instances of the version it imports."""
+    component = lru_wasm if layer == "lru_cache" else compress_wasm
+    done = run_cli("run", "-b", "memory://", "--cache-component", str(component),
+                   str(build_c_component("hello_cache_c")))
+    assert (done.returncode, done.stdout, done.stderr) == (0, TOUR_OUTPUT, "")
+
+
 # --- served by compress_cache over every backend ----------------------------------------------
 
 @pytest.fixture
@@ -275,6 +286,30 @@ def test_a_component_sees_the_guests_wasi_context_and_nothing_more(
                    str(hello_guest), "get", "spy", env={"WASMCACHE_SPY_SECRET": "leaked"})
     assert done.returncode == 0, done.stderr
     assert printed_value(done.stdout) == b"\x00\x00hello_cache.wasm\x00get\x00spy\x00"
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
+def test_a_component_may_use_wasi_keyvalue_with_the_guests_namespace_and_policy(
+        backend_url: str, run_cli: RunCli, hello_guest: Path, wat_guest,  # type: ignore[no-untyped-def]
+        tmp_path: Path) -> None:
+    """tests/guests/keyvalue_cache.wat stores through wasi:keyvalue's default bucket: what it
+    stores is the guest's namespace's, and the guest's profile (read-only here) holds for it."""
+    namespace = unique_namespace()
+    config = tmp_path / "wasmcache.toml"
+    config.write_text(f'backend = "{backend_url}"\nnamespace = "{namespace}"\n'
+                      '[guests.reader]\naccess = "read-only"\n')
+    layer = ["--cache-component", str(wat_guest("keyvalue_cache"))]
+
+    def run(*args: str) -> tuple[int, str]:
+        done = run_cli("run", "--config", str(config), *args)
+        return done.returncode, done.stdout
+
+    assert run(*layer, str(hello_guest), "set", "k", "hello") == (0, "set k: ok\n")
+    assert run(str(hello_guest), "get", "k") == (0, "get k: 'hello' (5 bytes)\n")
+    assert run("-g", "reader", *layer, str(hello_guest), "set", "k", "other") == (
+        1, "set k: error unavailable\n")  # access-denied below, mapped by the component
+    assert run("-g", "reader", *layer, str(hello_guest), "get", "k") == (
+        0, "get k: 'hello' (5 bytes)\n")
 
 
 # --- refusals --------------------------------------------------------------------------------
