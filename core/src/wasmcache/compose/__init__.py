@@ -1,7 +1,9 @@
 """Components wasmcache generates and nests around an unchanged guest.
 
 `adapter` writes the payload adapter (and, for tests and the bench, its mirror and its floor) as
-WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python.
+WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python. `layers`
+composes a guest with cache components (``--cache-component``) and the adapter, with `prefix`
+merging their imports into one wrapper.
 """
 
 from __future__ import annotations
