@@ -106,9 +106,10 @@ class CacheComponent:
         return LayerError(f"cache component {self.path}: {problem}")
 
 
-def _exports(wasm: bytes) -> dict[str, Sort]:
-    """The top-level exports of a component: name -> sort."""
-    found: dict[str, Sort] = {}
+def _exports(wasm: bytes) -> list[tuple[str, Sort, bool]]:
+    """The top-level exports of a component: name, sort, and whether it has a type
+    ascription."""
+    found = []
     for section_id, start, _end in _sections(wasm):
         if section_id != EXPORT:
             continue
@@ -118,8 +119,10 @@ def _exports(wasm: bytes) -> dict[str, Sort]:
             name = w.name()
             sort = w.sort()
             w.u32()
-            w.optional(lambda w=w: _externdesc(w, 0))
-            found[name] = sort
+            ascribed = w.byte() == 0x01
+            if ascribed:
+                _externdesc(w, 0)
+            found.append((name, sort, ascribed))
             pos = w.pos
     return found
 
@@ -174,7 +177,7 @@ def read_cache_component(path: str | os.PathLike[str]) -> CacheComponent:
     if problem:
         raise LayerError(f"cache component {label}: {problem}")
     try:
-        exports = _exports(wasm)
+        exports = {name: sort for name, sort, _ in _exports(wasm)}
         if exports.get(CACHE_INTERFACE) != INSTANCE_SORT:
             others = ", ".join(sorted(exports)) or "nothing"
             raise LayerError(f"cache component {label}: does not export {CACHE_INTERFACE} "
@@ -223,15 +226,17 @@ def _arg(name: str, sort: Sort, index: int) -> bytes:
     return _enc_string(name) + sort + _uleb(index)
 
 
-def compose(guest: bytes, layers: Sequence[CacheComponent],
-            adapter_source: str | None = None) -> bytes:
+def compose(guest: bytes, layers: Sequence[CacheComponent]) -> bytes:
     """The wrapper component: `guest` served by `layers` (the first serves the guest). Raises
-    `WasmcacheError` (one line) when they cannot be composed. `adapter_source` replaces the
-    payload adapter's WAT (the bench passes `floor_adapter_wat()`)."""
+    `WasmcacheError` (one line) when they cannot be composed."""
     try:
         prefix = read_prefix(guest)
+        exports = _exports(guest)
     except (Unsupported, IndexError, UnicodeDecodeError) as exc:
-        raise WasmcacheError(f"cannot be composed with cache components: {exc}") from None
+        raise WasmcacheError(f"cannot be composed with its cache components: {exc}") from None
+    if any(ascribed for _, _, ascribed in exports):
+        raise WasmcacheError("cannot be composed with its cache components: an export with a "
+                             "type ascription")
     refuse_private_imports([imp.name for imp in prefix.imports])
     cache_import = prefix.imported(CACHE_INTERFACE)
     if cache_import is None or cache_import.sort != INSTANCE_SORT:
@@ -243,7 +248,6 @@ def compose(guest: bytes, layers: Sequence[CacheComponent],
         if not upper.imports_cache:
             raise upper.error(f"does not import {CACHE_INTERFACE}, so the next cache "
                               f"component ({lower.path}) would never be called")
-    exports = _guest_exports(guest)
     try:
         merged = merge_prefixes([prefix, *(layer.prefix for layer in layers)])
     except Unsupported as exc:
@@ -254,7 +258,7 @@ def compose(guest: bytes, layers: Sequence[CacheComponent],
     below = None  # the instance that serves the layer being instantiated
     adapter = None
     if layers[-1].imports_cache:
-        adapter_wasm, private_type = _adapter_parts(adapter_source or adapter_wat())
+        adapter_wasm, private_type = _adapter_parts(adapter_wat())
         host_type = merged.add(TYPE_SORT)
         host = merged.add(INSTANCE_SORT)
         out += [_vec_section(TYPE, [private_type]),
@@ -286,7 +290,7 @@ def compose(guest: bytes, layers: Sequence[CacheComponent],
     guest_instance = _instantiate_nested(merged, prefix, 0, nested[0], below, out)
     if exports:
         aliases, items = [], []
-        for name, sort in exports:
+        for name, sort, _ in exports:
             aliases.append(sort + b"\x00" + _uleb(guest_instance) + _enc_string(name))
             items.append(b"\x00" + _enc_string(name) + sort + _uleb(merged.add(sort)) + b"\x00")
         out += [_vec_section(ALIAS, aliases), _vec_section(EXPORT, items)]
@@ -305,23 +309,3 @@ def _instantiate_nested(merged: Merged, prefix: Prefix, number: int, component: 
             args.append(_arg(imp.name, imp.sort, merged.index(number, imp.sort, imp.index)))
     out.append(_vec_section(INSTANCE, [_instantiate(component, args)]))
     return merged.add(INSTANCE_SORT)
-
-
-def _guest_exports(guest: bytes) -> list[tuple[str, Sort]]:
-    """The guest's exports to re-export (without type ascriptions, as `nest.wrap` requires)."""
-    found = []
-    for section_id, start, _end in _sections(guest):
-        if section_id != EXPORT:
-            continue
-        count, pos = _leb(guest, start)
-        for _ in range(count):
-            w = _Walker(guest, pos)
-            name = w.name()
-            sort = w.sort()
-            w.u32()
-            if w.byte() != 0x00:
-                raise WasmcacheError(f"cannot be composed: its export {name!r} has a type "
-                                     "ascription")
-            found.append((name, sort))
-            pos = w.pos
-    return found
