@@ -18,9 +18,10 @@ from wasmcache.backends.memory import MemoryBackend
 from wasmcache.compose.adapter import ADAPTER_VERSION, floor_adapter_wat
 from wasmcache.compose.nest import wrap
 from wasmcache.linker import add_to_linker
-from wasmcache.runner import ENGINE_KEY, NO_DEADLINE, make_engine
-from wasmtime import Store, WasiConfig
+from wasmcache.runner import ENGINE_KEY, make_engine
 from wasmtime.component import Linker
+
+from bench.empty_callback import run_command
 
 
 def main(argv: list[str]) -> None:
@@ -32,18 +33,7 @@ def main(argv: list[str]) -> None:
     linker = Linker(engine)
     linker.add_wasip2()
     add_to_linker(linker, GuestSession(MemoryBackend(), "floor"))
-    store = Store(engine)
-    store.set_epoch_deadline(NO_DEADLINE)
-    wasi = WasiConfig()
-    wasi.argv = [Path(guest).name, *specs]
-    wasi.inherit_stdout()
-    wasi.inherit_stderr()
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, component)
-    run_index = instance.get_export_index(store, "wasi:cli/run@0.2.0")
-    run = instance.get_func(store, instance.get_export_index(store, "run", run_index))
-    assert run is not None
-    run(store)
+    run_command(engine, linker, component, [Path(guest).name, *specs])
 
 
 if __name__ == "__main__":

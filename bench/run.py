@@ -231,9 +231,10 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
     The guest is nested with `floor_adapter_wat` instead of the real adapter (and run by
     `python -m bench.floor`: `wasmcache run` refuses a guest file that imports the private
     interface the floor adapter imports), so its calls cross the same bindings and the same
-    canonical-ABI lifts but never reach the host (a get returns the last value set). Keys: "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s",
-    "set_1mib_s"; and "empty_callback_delete_s", the guest's delete against an empty host
-    callback (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
+    canonical-ABI lifts but never reach the host (a get returns the last value set). Keys:
+    "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s", "set_1mib_s"; and
+    "empty_callback_delete_s", the guest's delete against an empty host callback
+    (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
     """
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):

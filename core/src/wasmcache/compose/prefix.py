@@ -51,16 +51,11 @@ def _identity(_sort: Sort, index: int) -> int:
 
 
 def _sleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
+    """A signed LEB128 (an s33 value type: negative for a primitive, else a type index)."""
+    value, end = _leb(data, pos)
+    if data[end - 1] & 0x40:
+        value -= 1 << (7 * (end - pos))
+    return value, end
 
 
 def _enc_sleb(value: int) -> bytes:
