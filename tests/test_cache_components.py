@@ -56,6 +56,12 @@ def compress_wasm() -> Path:
 
 
 @pytest.fixture(scope="session")
+def c_guest() -> Path:
+    """examples/hello_cache_c: prints what the Python guest prints, and composes in a blink."""
+    return build_c_component("hello_cache_c")
+
+
+@pytest.fixture(scope="session")
 def small_guest(wat_guest) -> Path:  # type: ignore[no-untyped-def]
     """tests/guests/cache_delete.wat: a command guest whose run deletes "k" (fast to compose)."""
     return wat_guest("cache_delete")
@@ -96,13 +102,13 @@ def test_compress_over_lru_layers_inside_webassembly(run_cli: RunCli, hello_gues
 
 
 @pytest.mark.parametrize("layer", ["lru_cache", "compress_cache"])
-def test_the_c_guest_tour_served_by_a_component(run_cli: RunCli, layer: str, lru_wasm: Path,
-                                                compress_wasm: Path) -> None:
+def test_the_c_guest_tour_served_by_a_component(run_cli: RunCli, layer: str, c_guest: Path,
+                                                lru_wasm: Path, compress_wasm: Path) -> None:
     """The C guest (WASI 0.2.12 through its adapter) beside a Python component (WASI 0.2.9):
     each gets the host's WASI instances of the version it imports."""
     component = lru_wasm if layer == "lru_cache" else compress_wasm
     done = run_cli("run", "-b", "memory://", "--cache-component", str(component),
-                   str(build_c_component("hello_cache_c")))
+                   str(c_guest))
     assert (done.returncode, done.stdout, done.stderr) == (0, TOUR_OUTPUT, "")
 
 
@@ -278,19 +284,19 @@ class TestCompressCacheContract(ComponentContractTests):
 # --- the WASI context: the guest's, nothing more ------------------------------------------------
 
 def test_a_component_sees_the_guests_wasi_context_and_nothing_more(
-        run_cli: RunCli, hello_guest: Path, wat_guest) -> None:  # type: ignore[no-untyped-def]
+        run_cli: RunCli, c_guest: Path, wat_guest) -> None:  # type: ignore[no-untyped-def]
     """tests/guests/spy_cache.wat answers a get with what WASI shows it: no environment
     variable (the host process has many; the guest gets none), no preopened directory, and
     exactly the guest's arguments."""
     done = run_cli("run", "-b", "memory://", "--cache-component", str(wat_guest("spy_cache")),
-                   str(hello_guest), "get", "spy", env={"WASMCACHE_SPY_SECRET": "leaked"})
+                   str(c_guest), "get", "spy", env={"WASMCACHE_SPY_SECRET": "leaked"})
     assert done.returncode == 0, done.stderr
-    assert printed_value(done.stdout) == b"\x00\x00hello_cache.wasm\x00get\x00spy\x00"
+    assert printed_value(done.stdout) == b"\x00\x00hello_cache_c.wasm\x00get\x00spy\x00"
 
 
 @pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
 def test_a_component_may_use_wasi_keyvalue_with_the_guests_namespace_and_policy(
-        backend_url: str, run_cli: RunCli, hello_guest: Path, wat_guest,  # type: ignore[no-untyped-def]
+        backend_url: str, run_cli: RunCli, c_guest: Path, wat_guest,  # type: ignore[no-untyped-def]
         tmp_path: Path) -> None:
     """tests/guests/keyvalue_cache.wat stores through wasi:keyvalue's default bucket: what it
     stores is the guest's namespace's, and the guest's profile (read-only here) holds for it."""
@@ -304,11 +310,11 @@ def test_a_component_may_use_wasi_keyvalue_with_the_guests_namespace_and_policy(
         done = run_cli("run", "--config", str(config), *args)
         return done.returncode, done.stdout
 
-    assert run(*layer, str(hello_guest), "set", "k", "hello") == (0, "set k: ok\n")
-    assert run(str(hello_guest), "get", "k") == (0, "get k: 'hello' (5 bytes)\n")
-    assert run("-g", "reader", *layer, str(hello_guest), "set", "k", "other") == (
+    assert run(*layer, str(c_guest), "set", "k", "hello") == (0, "set k: ok\n")
+    assert run(str(c_guest), "get", "k") == (0, "get k: 'hello' (5 bytes)\n")
+    assert run("-g", "reader", *layer, str(c_guest), "set", "k", "other") == (
         1, "set k: error unavailable\n")  # access-denied below, mapped by the component
-    assert run("-g", "reader", *layer, str(hello_guest), "get", "k") == (
+    assert run("-g", "reader", *layer, str(c_guest), "get", "k") == (
         0, "get k: 'hello' (5 bytes)\n")
 
 
