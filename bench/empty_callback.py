@@ -18,8 +18,8 @@ from wasmcache.backends.memory import MemoryBackend
 from wasmcache.runner import NO_DEADLINE, load_guest, make_engine
 from wasmcache.wire import capi
 from wasmcache.wire.cache import CACHE, PAYLOAD
-from wasmtime import Store, WasiConfig
-from wasmtime.component import Linker
+from wasmtime import Engine, Store, WasiConfig
+from wasmtime.component import Component, Linker
 
 
 def empty_delete(_d: int, _c: int, _t: int, _args: int, _n: int, results: int, _r: int) -> int:
@@ -42,10 +42,16 @@ def main(argv: list[str]) -> None:
         with root.add_instance(PAYLOAD.interface) as iface:
             capi.register(iface, set_and_get, session)
             capi.define(iface, "delete", empty_delete)
+    run_command(engine, linker, component, ["bench_guest", *specs])
+
+
+def run_command(engine: Engine, linker: Linker, component: Component, argv: list[str]) -> None:
+    """Run a command guest's wasi:cli/run as `wasmcache run` does: its stdout and stderr
+    inherited, `argv` as its arguments (bench.floor runs its guest through this too)."""
     store = Store(engine)
     store.set_epoch_deadline(NO_DEADLINE)
     wasi = WasiConfig()
-    wasi.argv = ["bench_guest", *specs]
+    wasi.argv = argv
     wasi.inherit_stdout()
     wasi.inherit_stderr()
     store.set_wasi(wasi)

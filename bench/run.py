@@ -58,11 +58,13 @@ def time_raw_fresh(label: str, tmp: Path, op: str, size: int, iterations: int) -
 # ---- the guest -------------------------------------------------------------------------
 
 def run_guest(guest: Path, url: str, specs: list[str], env: dict[str, str],
-              wasmcache: str = WASMCACHE) -> tuple[list[dict], float, int]:
-    """Run the bench guest (with `wasmcache`, this checkout's by default); its JSON lines, the
-    wall time and the host's peak RSS (KiB)."""
+              wasmcache: str = WASMCACHE, components: tuple[Path, ...] = ()
+              ) -> tuple[list[dict], float, int]:
+    """Run the bench guest (with `wasmcache`, this checkout's by default; its cache served by
+    `components` when given); its JSON lines, the wall time and the host's peak RSS (KiB)."""
+    layers = [arg for path in components for arg in ("--cache-component", str(path))]
     command = [wasmcache, "run", "--backend", url, "--namespace",
-               f"bench-{uuid.uuid4().hex[:8]}", str(guest), *specs]
+               f"bench-{uuid.uuid4().hex[:8]}", *layers, str(guest), *specs]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, **env}, text=True)
@@ -165,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
         if "c_guest" in results:
             results["c_guest"]["floor"].update(host_overhead(results["c_guest"],
                                                              results["c_guest"]["floor"]))
+        if only is None or "memory" in only:
+            results["lru_cache"] = served_by_lru(guest, env, specs, rounds, results)
         results["guest_size_bytes"] = guest.stat().st_size
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
@@ -226,23 +230,22 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
                 rounds: int) -> dict:
     """The guest's own loop-plus-bindings floor: the same guest, calls answered in wasm.
 
-    The guest is nested with `floor_adapter_wat` instead of the real adapter, so its calls
-    cross the same bindings and the same canonical-ABI lifts but never reach the host (a get
-    returns the last value set). Keys: "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s",
-    "set_1mib_s"; and "empty_callback_delete_s", the guest's delete against an empty host
-    callback (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
+    The guest is nested with `floor_adapter_wat` instead of the real adapter (and run by
+    `python -m bench.floor`: `wasmcache run` refuses a guest file that imports the private
+    interface the floor adapter imports), so its calls cross the same bindings and the same
+    canonical-ABI lifts but never reach the host (a get returns the last value set). Keys:
+    "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s", "set_1mib_s"; and
+    "empty_callback_delete_s", the guest's delete against an empty host callback
+    (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
     """
-    from wasmcache.compose.adapter import floor_adapter_wat
-    from wasmcache.compose.nest import wrap
-
-    floor_guest = tmp / "floor_guest.wasm"
-    floor_guest.write_bytes(wrap(guest.read_bytes(), floor_adapter_wat()))
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
-        lines = run_guest(floor_guest, "memory://", [
-            "empty:0:10000", f"delete:100:{small}", f"set:100:{small}", f"get:100:{small}",
-            f"set:{MIB}:{large}", f"get:{MIB}:{large}"], env)[0]
-        for line in lines:
+        floor = subprocess.run([sys.executable, "-m", "bench.floor", str(guest), "empty:0:10000",
+                                f"delete:100:{small}", f"set:100:{small}", f"get:100:{small}",
+                                f"set:{MIB}:{large}", f"get:{MIB}:{large}"], cwd=ROOT,
+                               capture_output=True, text=True, env={**os.environ, **env},
+                               check=True)
+        for line in map(json.loads, floor.stdout.splitlines()):
             size = "_1mib" if line["size"] == MIB else ""
             name = "empty_loop_s" if line["op"] == "empty" else f"{line['op']}{size}_s"
             runs.setdefault(name, []).append(line["ns"] / line["iterations"] / 1e9)
@@ -270,6 +273,57 @@ def c_guest(tmp: Path, env: dict[str, str], small: int, large: int, rounds: int,
         print(f"bench: skipping the C guest: {str(exc).splitlines()[0]}")
         return None
     return guest, guest_floor(guest, tmp, env, small, large, rounds)
+
+
+def served_by_lru(guest: Path, env: dict[str, str], specs: list[str], rounds: int,
+                  results: dict) -> dict | None:
+    """Each bench guest's calls served inside WebAssembly by examples/lru_cache (composed with
+    `--cache-component`: no host call at all) against the same calls served by the host's
+    memory://, as back-to-back pairs of runs; medians, and memory time / lru time per pair."""
+    try:
+        lru, guests = build_c_component("lru_cache"), {"Python guest": guest}
+        guests["C guest"] = build_c_component(C_GUEST)
+    except RuntimeError as exc:
+        results["skipped"]["lru_cache"] = str(exc).splitlines()[0]
+        print(f"bench: skipping lru_cache: {str(exc).splitlines()[0]}")
+        return None
+    out: dict = {"size_bytes": lru.stat().st_size, "guests": {}}
+    for name, path in guests.items():
+        times: dict[str, dict[str, list[float]]] = {spec: {"lru": [], "memory": []}
+                                                   for spec in specs}
+        for _ in range(rounds):
+            for spec in specs:
+                for served, layers in (("lru", (lru,)), ("memory", ())):
+                    line, = run_guest(path, "memory://bench", [spec], env,
+                                      components=layers)[0]
+                    times[spec][served].append(line["ns"] / line["iterations"] / 1e9)
+        out["guests"][name] = [
+            {"op": spec.split(":")[0], "size": int(spec.split(":")[1]),
+             "lru_s": statistics.median(t["lru"]), "memory_s": statistics.median(t["memory"]),
+             "memory_over_lru": statistics.median(
+                 [m / n for n, m in zip(t["lru"], t["memory"], strict=True)])}
+            for spec, t in times.items()]
+    print("bench: lru_cache against memory:// done", flush=True)
+    return out
+
+
+def lru_rows(results: dict) -> list[str]:
+    """The table of `served_by_lru`."""
+    lru = results.get("lru_cache")
+    if not lru:
+        return []
+    lines = ["", "The same calls served inside WebAssembly by examples/lru_cache "
+             f"({lru['size_bytes'] / 1e3:.0f} KB, `--cache-component`: no host call) and by the "
+             "host's memory:// backend, µs per call (medians of back-to-back pairs of runs); "
+             "memory/lru = how many times longer the host takes.", "",
+             "| guest | op | size | lru_cache µs/call | memory:// µs/call | memory/lru |",
+             "|---|---|---|---:|---:|---:|"]
+    for name, rows in lru["guests"].items():
+        for row in rows:
+            size = "1 MiB" if row["size"] > 1000 else f"{row['size']} B"
+            lines.append(f"| {name} | {row['op']} | {size} | {_fmt_small(row['lru_s'])} | "
+                         f"{_fmt_small(row['memory_s'])} | {row['memory_over_lru']:.1f} |")
+    return lines
 
 
 def host_overhead(memory: dict | None, floor: dict) -> dict:
@@ -412,6 +466,7 @@ def markdown(results: dict) -> str:
         lines += ["", "Invocations per second: one warm `Guest` against one `wasmcache run` "
                   "per invocation (medians of paired rounds; bench/invocations.py).", "",
                   invocations.markdown(results["invocations"]).rstrip("\n")]
+    lines += lru_rows(results)
     return "\n".join(lines) + "\n"
 
 

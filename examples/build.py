@@ -59,9 +59,14 @@ def _cache_dir() -> Path:
                 or platformdirs.user_cache_dir("wasmcache-dev"))
 
 
-def build_guest(name: str, world: str = "command") -> Path:
+#: Python examples that are not command guests, with the WIT world each implements.
+PY_WORLDS = {"compress_cache": "cache-middleware"}
+
+
+def build_guest(name: str, world: str | None = None) -> Path:
     """Return the path of examples/build/NAME.wasm, building it only when its inputs changed."""
     source = EXAMPLES / name
+    world = world or PY_WORLDS.get(name, "command")
 
     def componentize(out: Path, tmp: Path) -> None:
         command = [str(Path(sys.executable).with_name("componentize-py")), "-d", str(WIT),

@@ -42,6 +42,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert calls[guest]["guest_2t_per_s"] > 0
     assert calls["startup"]["cli_s"] > 0 and calls["startup"]["wasmtime_s"] > 0
     assert "Invocations per second" in (tmp_path / "bench.md").read_text()
+    lru = results["lru_cache"]  # both guests served by examples/lru_cache, against memory://
+    for rows in (lru["guests"]["Python guest"], lru["guests"]["C guest"]):
+        assert {(r["op"], r["size"]) for r in rows} == {
+            (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}
+        assert all(r["lru_s"] > 0 and r["memory_s"] > 0 for r in rows)
+    assert "| guest | op | size | lru_cache µs/call | memory:// µs/call | memory/lru |" in table
 
 
 @pytest.mark.slow

@@ -1,24 +1,26 @@
 """examples/lru_cache on its own: the component's exported wasmcache:cache/cache, called from
-Python through wasmtime-py's public component API, against the whole contract.
+Python through the same composition `wasmcache run --cache-component` builds
+(`wasmcache.testing.component`: under a mirror guest, 1 MiB payloads in one copy), against
+the whole contract.
 
-The contract is `BackendContractTests`, each namespace served by an instance of its own (an
-instance is all an LRU component's data lives in), plus what only this implementation
-promises: its bounds (LRU_MAX_ENTRIES 1024, LRU_MAX_BYTES 4 MiB), least-recently-used eviction
-with expired entries dropped first. wasmtime-py converts a list<u8> one Python int per byte
-(about 1 µs per byte), so the 1 MiB cases are few.
+The contract is `ComponentContractTests` (`BackendContractTests`, each namespace served by an
+instance of its own: an instance is all an LRU component's data lives in), plus what only this
+implementation promises: its bounds (LRU_MAX_ENTRIES 1024, LRU_MAX_BYTES 4 MiB),
+least-recently-used eviction with expired entries dropped first.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import wasmtime
 from build import build_c_component
-from wasmcache.capabilities import native_capabilities
 from wasmcache.errors import CacheError
-from wasmcache.testing.contract import NOT_FOUND, BackendContractTests
+from wasmcache.testing.component import ComponentCache, ComponentContractTests
+from wasmcache.testing.contract import NOT_FOUND
 from wasmtime.component import Component, Linker
 
 CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
@@ -29,70 +31,32 @@ MAX_BYTES = 4 * MIB
 pytestmark = pytest.mark.slow
 
 
-class ComponentCache:
-    """One instance of a component exporting wasmcache:cache/cache, called like a `GuestSession`:
-    None or bytes for ok, the `CacheError` for an error."""
-
-    def __init__(self, engine: wasmtime.Engine, linker: Linker, component: Component) -> None:
-        self.store = wasmtime.Store(engine)
-        self.store.set_wasi(wasmtime.WasiConfig())  # nothing but the clock is imported
-        instance = linker.instantiate(self.store, component)
-        interface = instance.get_export_index(self.store, CACHE_INTERFACE)
-        assert interface is not None, f"the component does not export {CACHE_INTERFACE}"
-        self._funcs = {}
-        for name in ("set", "get", "delete"):
-            index = instance.get_export_index(self.store, name, interface)
-            func = instance.get_func(self.store, index) if index is not None else None
-            assert func is not None, f"{CACHE_INTERFACE} has no {name}"
-            self._funcs[name] = func
-
-    def _call(self, name: str, *args: object) -> object:
-        result = self._funcs[name](self.store, *args)
-        return CacheError(result) if isinstance(result, str) else result
-
-    def set(self, key: str, value: bytes, ttl: int | None) -> object:
-        return self._call("set", key, value, ttl)
-
-    def get(self, key: str) -> object:
-        return self._call("get", key)
-
-    def delete(self, key: str) -> object:
-        return self._call("delete", key)
+@pytest.fixture(scope="module")
+def lru_wasm() -> Path:
+    """examples/lru_cache built with clang and jco (cached outside git)."""
+    return build_c_component("lru_cache")
 
 
 @pytest.fixture(scope="module")
-def lru_component() -> tuple[wasmtime.Engine, Linker, Component]:
-    """examples/lru_cache built and compiled once; a linker with WASI 0.2 for its clock."""
+def lru_component(lru_wasm: Path) -> tuple[wasmtime.Engine, Linker, Component]:
+    """examples/lru_cache compiled on its own, for its type; a linker with WASI 0.2."""
     engine = wasmtime.Engine()
     linker = Linker(engine)
     linker.add_wasip2()
-    return engine, linker, Component.from_file(engine, build_c_component("lru_cache"))
+    return engine, linker, Component.from_file(engine, lru_wasm)
 
 
 @pytest.fixture
-def new_instance(lru_component: tuple[wasmtime.Engine, Linker, Component]
-                 ) -> Callable[[], ComponentCache]:
-    return lambda: ComponentCache(*lru_component)
+def new_instance(lru_wasm: Path) -> Callable[[], ComponentCache]:
+    return lambda: ComponentCache([lru_wasm])
 
 
-class TestLruCacheContract(BackendContractTests):
+class TestLruCacheContract(ComponentContractTests):
     """Every line of the contract, each namespace an instance of the component."""
 
     @pytest.fixture
-    def cache(self, new_instance: Callable[[], ComponentCache]) -> ComponentCache:
-        return new_instance()
-
-    @pytest.fixture
-    def other_namespace(self, new_instance: Callable[[], ComponentCache]
-                        ) -> Iterator[Callable[[str], ComponentCache]]:
-        instances: dict[str, ComponentCache] = {}
-        yield lambda namespace: instances.setdefault(namespace, new_instance())
-
-    def test_declared_capabilities_are_the_backends_own(  # type: ignore[override]
-            self, cache: ComponentCache) -> None:
-        """A component is not a registered backend and has none of the optional methods: the
-        interface it exports is set, get and delete."""
-        assert native_capabilities(cache) == ()
+    def cache_components(self, lru_wasm: Path) -> list[Path]:
+        return [lru_wasm]
 
 
 @pytest.fixture

@@ -59,8 +59,10 @@ def _click_option(flag: Flag):  # type: ignore[no-untyped-def]
     if flag.kind == "flag":
         return click.option(*flag.names, flag.dest, is_flag=True, help=flag.help)
     kind = {"seconds": click.FloatRange(min=0, min_open=True),
-            "file": click.Path(dir_okay=False)}.get(flag.kind)
-    return click.option(*flag.names, flag.dest, type=kind, metavar=flag.metavar, help=flag.help)
+            "file": click.Path(dir_okay=False),
+            "files": click.Path(dir_okay=False)}.get(flag.kind)
+    return click.option(*flag.names, flag.dest, type=kind, metavar=flag.metavar, help=flag.help,
+                        multiple=flag.kind == "files")
 
 
 def run_options(func, run_only: bool = False):  # type: ignore[no-untyped-def]
@@ -111,12 +113,12 @@ def config_check(file: str | None) -> None:
 @click.argument("guest", required=False, metavar="[GUEST.wasm]")
 def config_show(backend: str | None, namespace: str | None, guest_name: str | None,
                 config_path: str | None, timeout: float | None, max_memory: str | None,
-                guest: str | None) -> None:
+                cache_components: tuple[str, ...], guest: str | None) -> None:
     """Print the effective configuration (flags > environment > file), passwords masked."""
     try:
         loaded = load_config(config_path)
         url, options = effective(loaded, backend, namespace, guest_name, guest, timeout,
-                                 max_memory)
+                                 max_memory, cache_components)
         profile = loaded.select_profile(guest_name, guest)
     except WasmcacheError as exc:
         _fail(str(exc))
@@ -136,6 +138,7 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
         f"max_memory = {'none' if options.max_memory is None else options.max_memory}",
         "buckets = [" + ", ".join(f'"{b}"' for b in ("default", *options.buckets)) + "]",
         f"keys_per_page = {options.keys_per_page}",
+        "cache_components = [" + ", ".join(f'"{c}"' for c in options.cache_components) + "]",
     ]
     click.echo("\n".join(lines))
 

@@ -19,6 +19,7 @@ the file, the key and what was expected. Example::
     key_prefixes = ["cart:"]
     buckets = ["orders"]           # wasi:keyvalue buckets besides "default" (docs/keyvalue.md)
     keys_per_page = 100            # most keys in one wasi:keyvalue list-keys page
+    cache_components = ["lru.wasm"]  # serve its cache from these components (--cache-component)
     max_keys = 1000
     max_bytes = 10_000_000
     max_value_bytes = 65536
@@ -67,6 +68,8 @@ class GuestProfile:
     max_memory: int | None = None
     buckets: tuple[str, ...] = ()
     keys_per_page: int = DEFAULT_PAGE_SIZE
+    #: --cache-component files, relative to the config file's folder already resolved
+    cache_components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ class _Reader:
 _TOP = {"backend", "namespace", "limits", "timeout", "max_memory", "guests"}
 _LIMITS = {"max_key_bytes", "max_value_bytes"}
 _PROFILE = {"wasm", "namespace", "access", "key_prefixes", "max_keys", "max_bytes",
-            "timeout", "max_memory", "buckets", "keys_per_page"} | _LIMITS
+            "timeout", "max_memory", "buckets", "keys_per_page", "cache_components"} | _LIMITS
 MAX_KEYS_PER_PAGE = 10_000
 
 
@@ -214,7 +217,17 @@ def _parse_profile(reader: _Reader, name: str, config: Config) -> GuestProfile:
         max_memory=reader.size("max_memory") or config.max_memory,
         buckets=_buckets(reader, namespace),
         keys_per_page=DEFAULT_PAGE_SIZE if keys_per_page is None else keys_per_page,
+        cache_components=_cache_components(reader),
     )
+
+
+def _cache_components(reader: _Reader) -> tuple[str, ...]:
+    """A profile's cache component paths, relative to the config file's folder."""
+    paths = reader.get("cache_components", list, "an array of .wasm paths") or []
+    if not all(isinstance(path, str) and path for path in paths):
+        raise reader.error("cache_components", "expected an array of non-empty .wasm paths")
+    folder = Path(reader.source).parent
+    return tuple(os.path.normpath(folder / path) for path in paths)
 
 
 def _buckets(reader: _Reader, namespace: str) -> tuple[str, ...]:

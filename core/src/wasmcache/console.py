@@ -32,7 +32,8 @@ LOG_FORMAT = "wasmcache: %(levelname)s: %(message)s"
 class Flag:
     """One option of ``wasmcache run`` (and of ``config show`` unless `run_only`).
 
-    `kind`: "flag" (no value), "text", "seconds" (a number > 0) or "file" (not a directory).
+    `kind`: "flag" (no value), "text", "seconds" (a number > 0), "file" (not a directory) or
+    "files" (a file, repeatable).
     """
 
     dest: str
@@ -55,6 +56,10 @@ RUN_FLAGS = (
     Flag("timeout", ("--timeout",), "Stop the guest after this long.", "SECONDS",
          kind="seconds"),
     Flag("max_memory", ("--max-memory",), "Cap the guest's memory (e.g. 64MiB).", "SIZE"),
+    Flag("cache_components", ("--cache-component",),
+         "A component exporting wasmcache:cache/cache that serves the guest's cache instead of "
+         "the host; repeat to layer them (each served by the next, the last by --backend) "
+         "[default: its profile's].", "IMPL.wasm", kind="files"),
     Flag("stats", ("--stats",), "Print per-operation statistics when the guest ends.",
          kind="flag", run_only=True),
 )
@@ -74,6 +79,7 @@ class RunRequest:
     config_path: str | None = None
     timeout: float | None = None
     max_memory: str | None = None
+    cache_components: tuple[str, ...] = ()
     stats: bool = False
 
 
@@ -112,7 +118,10 @@ def parse_run(argv: Sequence[str]) -> RunRequest | None:
             checked = _checked(flag, value)
             if checked is None:
                 return None  # click words the complaint
-            values[flag.dest] = checked
+            if flag.kind == "files":
+                values[flag.dest] = (*values.get(flag.dest, ()), checked)  # type: ignore[misc]
+            else:
+                values[flag.dest] = checked
         position += 1
     if position >= len(argv):
         return None  # no GUEST.wasm: click says so
@@ -128,7 +137,7 @@ def _checked(flag: Flag, value: str) -> object | None:
         except ValueError:
             return None
         return seconds if seconds > 0 else None  # NaN is not > 0 either
-    if flag.kind == "file" and os.path.isdir(value):
+    if flag.kind in ("file", "files") and os.path.isdir(value):
         return None
     return value
 
@@ -143,7 +152,8 @@ def configure_logging(verbose: int) -> None:
 
 def effective(config: Config, backend: str | None, namespace: str | None,
               guest_name: str | None, wasm: str | None, timeout: float | None,
-              max_memory: str | None) -> tuple[str, GuestOptions]:
+              max_memory: str | None, cache_components: tuple[str, ...] = ()
+              ) -> tuple[str, GuestOptions]:
     """Merge flags, environment and file (flags win) into the backend URL and guest options."""
     from .config import parse_size, resolve_backend
     from .limits import validate_namespace
@@ -163,6 +173,7 @@ def effective(config: Config, backend: str | None, namespace: str | None,
         max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
         buckets=profile.buckets,
         keys_per_page=profile.keys_per_page,
+        cache_components=cache_components or profile.cache_components,
     )
     return url, options
 
@@ -187,7 +198,7 @@ def execute(request: RunRequest) -> int:
         config = load_config(request.config_path)
         url, options = effective(config, request.backend, request.namespace,
                                  request.guest_name, request.guest, request.timeout,
-                                 request.max_memory)
+                                 request.max_memory, request.cache_components)
         options.args = request.args
         options.observer = collector
         code = run_guest(request.guest, url, options)

@@ -36,3 +36,16 @@ class WasmcacheError(Exception):
 
 class BackendUnavailable(Exception):
     """Raised by a backend when its store cannot be reached (refused, timed out, dropped)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The one line of a wasmtime error that tells a user what happened (its root cause)."""
+    text = str(exc).strip()
+    if "Caused by:" in text:
+        causes = [line.strip() for line in text.split("Caused by:", 1)[1].splitlines()]
+        causes = [line.split(": ", 1)[1] if line[:1].isdigit() and ": " in line else line
+                  for line in causes if line]
+        if causes:
+            return causes[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

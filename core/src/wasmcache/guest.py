@@ -29,13 +29,13 @@ from wasmtime.component import Component, Linker, Variant
 from .backend import Backend
 from .epoch import NO_DEADLINE, ticker_for
 from .errors import WasmcacheError
+from .errors import first_line as _first_line
 from .limits import validate_namespace
 from .plugin_index import check_url
 from .runner import (
     GuestOptions,
     GuestTimeout,
     GuestTrap,
-    _first_line,
     _memory_hint,
     _run_export,
     load_guest,
@@ -200,7 +200,8 @@ class Guest:
         self.path = os.fspath(path)
         self.program_name = self.options.program_name or Path(self.path).name
         self.engine = engine or make_engine()
-        self.component: Component = load_guest(self.engine, path)
+        self.component: Component = load_guest(self.engine, path,
+                                               components=self.options.cache_components)
         run_name = _run_export(self.component, self.engine)
         run_index = self.component.get_export_index(run_name)
         func_index = self.component.get_export_index("run", run_index) if run_index else None
@@ -280,8 +281,9 @@ class Guest:
         except WasmtimeError as exc:
             name = missing_import(str(exc))
             if name is not None:
+                who = "guest or a cache component" if self.options.cache_components else "guest"
                 raise WasmcacheError(
-                    f"guest imports {name}, which this host does not provide "
+                    f"{who} imports {name}, which this host does not provide "
                     f"(it provides WASI 0.2, {CACHE_INTERFACE} and wasi:keyvalue/store, "
                     "atomics and batch @0.2.0-draft2)"
                 ) from None

@@ -23,6 +23,7 @@ from .buckets import DEFAULT_PAGE_SIZE
 from .compose.adapter import ADAPTER_VERSION
 from .epoch import NO_DEADLINE as NO_DEADLINE  # re-exported: embedders' stores need it
 from .errors import WasmcacheError
+from .errors import first_line as _first_line
 from .limits import DEFAULT_NAMESPACE, Limits
 from .policy import UNRESTRICTED, Policy
 
@@ -63,6 +64,9 @@ class GuestOptions:
     buckets: tuple[str, ...] = ()
     #: most keys in one wasi:keyvalue list-keys page
     keys_per_page: int = DEFAULT_PAGE_SIZE
+    #: components serving the guest's wasmcache:cache import, each served by the next and the
+    #: last by the host (``--cache-component``; docs/cache-components.md)
+    cache_components: Sequence[str | os.PathLike[str]] = ()
 
 
 def make_engine() -> Engine:
@@ -86,8 +90,10 @@ class GuestTimeout(GuestTrap):
 
 
 def load_guest(engine: Engine, path: str | os.PathLike[str],
-               cache: Path | None | str = "env") -> Component:
-    """Read and compile (or load the cached compilation of) a component, with one-line errors.
+               cache: Path | None | str = "env",
+               components: Sequence[str | os.PathLike[str]] = ()) -> Component:
+    """Read and compile (or load the cached compilation of) a component, with one-line errors;
+    with `components`, composed with those cache components (`compose.layers.load_composed`).
 
     An unchanged file whose compilation is cached is not even read (compile_cache's source
     records); any other is read, checked and hashed.
@@ -98,7 +104,7 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
     # rewrite); the key names its version.
     key = f"{ENGINE_KEY}-adapter{ADAPTER_VERSION}"
     source = Path(path)
-    if directory is not None:
+    if directory is not None and not components:
         component = compile_cache.load_recorded(engine, source, key, directory)
         if component is not None:
             return component
@@ -115,6 +121,10 @@ def load_guest(engine: Engine, path: str | os.PathLike[str],
             f"{os.fspath(path)}: a core WebAssembly module, not a component; build a component "
             "(componentize-py, jco, cargo component) or wrap it with `wasm-tools component new`"
         )
+    if components:
+        from .compose.layers import load_composed
+
+        return load_composed(engine, os.fspath(path), wasm, components, key, directory)
     try:
         return compile_cache.load_component(engine, wasm, key, directory,
                                             prepare=_prepare, inspect=_refuse_private,
@@ -142,19 +152,6 @@ def _refuse_private(component: Component, engine: Engine, prepared: bool) -> Non
         from .compose import refuse_private_imports
 
         refuse_private_imports(list(component.type.imports(engine)))
-
-
-def _first_line(exc: BaseException) -> str:
-    """The one line of a wasmtime error that tells a user what happened (its root cause)."""
-    text = str(exc).strip()
-    if "Caused by:" in text:
-        causes = [line.strip() for line in text.split("Caused by:", 1)[1].splitlines()]
-        causes = [line.split(": ", 1)[1] if line[:1].isdigit() and ": " in line else line
-                  for line in causes if line]
-        if causes:
-            return causes[-1]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def _memory_hint(options: GuestOptions) -> str:

@@ -1,8 +1,10 @@
 """Components wasmcache generates and nests around an unchanged guest.
 
 `adapter` writes the payload adapter (and, for tests and the bench, its mirror and its floor) as
-WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python. Names
-are imported on first use: a warm start loads the compiled wrapper and needs neither.
+WAT; `nest` builds the wrapper component that nests the guest with it, in pure Python. `layers`
+composes a guest with cache components (``--cache-component``) and the adapter, with `prefix`
+merging their imports into one wrapper. Names are imported on first use: a warm start loads the
+compiled wrapper and needs none of them.
 """
 
 from __future__ import annotations

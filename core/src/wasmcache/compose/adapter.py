@@ -103,9 +103,9 @@ _FORWARDER = """
 _OPTS = ("(memory $mem) (realloc $realloc) string-encoding=latin1+utf16")
 
 
-def _lower_and_forward(import_instance: str) -> str:
+def _lower_and_forward(import_instance: str, opts: str = _OPTS) -> str:
     lowers = "\n".join(
-        f'  (core func $low_{name} (canon lower (func ${import_instance} "{name}") {_OPTS}))'
+        f'  (core func $low_{name} (canon lower (func ${import_instance} "{name}") {opts}))'
         for name in ("set", "get", "delete"))
     return f"""{lowers}
   (core instance $fwd (instantiate $Forward
@@ -192,12 +192,17 @@ def _adapter(core: str) -> str:
 """
 
 
-def mirror_guest_wat() -> str:
+def mirror_guest_wat(utf8_keys: bool = False) -> str:
     """A guest that imports the real cache interface and exports it with string payloads.
 
     Its exports ``set``/``get``/``delete`` take and return payloads as Latin-1 strings, so a
     test can drive a host path with 1 MiB values without wasmtime-py's per-byte conversion.
+    With `utf8_keys`, its exports take the key as UTF-8 bytes (``list<u8>``) and hand it on
+    as UTF-8: a non-Latin-1 key then reaches a component below without transcoding, which a
+    component whose realloc cannot grow a block (componentize-py's) could not take.
     """
+    key = "(list u8)" if utf8_keys else "string"
+    lower = _OPTS.replace("latin1+utf16", "utf8") if utf8_keys else _OPTS
     return f"""(component
   (import "{CACHE_INTERFACE}" (instance $cache
     (type $e {_ENUM})
@@ -206,11 +211,11 @@ def mirror_guest_wat() -> str:
                         (param "ttl" (option u32)) (result (result (error $error)))))
     (export "get" (func (param "key" string) (result (result (list u8) (error $error)))))
     (export "delete" (func (param "key" string) (result (result (error $error)))))))
-{_ALLOCATOR}{_FORWARDER}{_lower_and_forward("cache")}
-{_lift("set", '(param "key" string) (param "value" string) (param "ttl" (option u32))'
+{_ALLOCATOR}{_FORWARDER}{_lower_and_forward("cache", lower)}
+{_lift("set", f'(param "key" {key}) (param "value" string) (param "ttl" (option u32))'
        ' (result (result (error u8)))')}
-{_lift("get", '(param "key" string) (result (result string (error u8)))')}
-{_lift("delete", '(param "key" string) (result (result (error u8)))')}
+{_lift("get", f'(param "key" {key}) (result (result string (error u8)))')}
+{_lift("delete", f'(param "key" {key}) (result (result (error u8)))')}
   (export "set" (func $set))
   (export "get" (func $get))
   (export "delete" (func $delete)))

@@ -15,6 +15,8 @@ against a shared server without touching anyone else's keys.
 `BackendHardeningTests` adds model-based (hypothesis), multi-process and isolation tests on the
 same fixture: ``class TestMyBackend(BackendContractTests, BackendHardeningTests)``;
 `KeyValueContractTests` adds wasi:keyvalue (store, atomics, batch, 8-process atomics).
+`ComponentContractTests` runs the same contract against cache components (components exporting
+wasmcache:cache/cache, ``wasmcache run --cache-component``): provide ``cache_components``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .contract import BackendContractTests, TrackingBackend, unique_namespace
 from .keyvalue import KeyValueContractTests
 
 if TYPE_CHECKING:
+    from .component import ComponentContractTests
     from .hardening import BackendHardeningTests
 
 
@@ -35,7 +38,11 @@ def __getattr__(name: str) -> Any:
         from .hardening import BackendHardeningTests
 
         return BackendHardeningTests
+    if name == "ComponentContractTests":
+        from .component import ComponentContractTests
+
+        return ComponentContractTests
     raise AttributeError(name)
 
-__all__ = ["BackendContractTests", "BackendHardeningTests", "KeyValueContractTests",
-           "TrackingBackend", "unique_namespace"]
+__all__ = ["BackendContractTests", "BackendHardeningTests", "ComponentContractTests",
+           "KeyValueContractTests", "TrackingBackend", "unique_namespace"]
