@@ -7,7 +7,7 @@ running guest), or run a command guest.
 
 from __future__ import annotations
 
-from .backend import Backend, BackendSpec, storage_key
+from .backend import Backend, BackendSpec, StoreDescription, storage_key
 from .buckets import Bucket
 from .errors import BackendUnavailable, BadRequest, CacheError, WasmcacheError
 from .hookspecs import hookimpl
@@ -34,6 +34,7 @@ __all__ = [
     "Limits",
     "MAX_KEY_BYTES",
     "MAX_VALUE_BYTES",
+    "StoreDescription",
     "WasmcacheError",
     "add_keyvalue_to_linker",
     "add_to_linker",
