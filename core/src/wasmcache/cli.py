@@ -13,9 +13,11 @@ from .capabilities import SHORT_NAMES
 from .config import Config, load_config, parse_size, resolve_backend
 from .errors import WasmcacheError
 from .limits import validate_namespace
+from .observe import combine
 from .plugins import get_registry, mask_url
 from .runner import GuestOptions, GuestTrap, run_guest
 from .stats import Stats
+from .telemetry import exporting
 
 EXIT_USAGE = 2  # bad flags, config, guest file or backend URL
 EXIT_TRAP = 3  # the guest trapped or was stopped
@@ -67,6 +69,7 @@ def _effective(config: Config, backend: str | None, namespace: str | None,
         max_memory=parse_size(max_memory) if max_memory is not None else profile.max_memory,
         buckets=profile.buckets,
         keys_per_page=profile.keys_per_page,
+        profile=profile.name,
     )
     return url, options
 
@@ -114,8 +117,9 @@ def run(backend: str | None, namespace: str | None, guest_name: str | None,
         url, options = _effective(config, backend, namespace, guest_name, guest, timeout,
                                   max_memory)
         options.args = args
-        options.observer = collector
-        code = run_guest(guest, url, options)
+        with exporting() as telemetry:  # OTEL_* variables (docs/observability.md); else None
+            options.observer = combine(collector, telemetry)
+            code = run_guest(guest, url, options)
     except GuestTrap as exc:
         code = _report(str(exc), EXIT_TRAP)
     except WasmcacheError as exc:

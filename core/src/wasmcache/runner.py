@@ -27,6 +27,7 @@ from .observe import Observer
 from .plugins import open_backend
 from .policy import UNRESTRICTED, Policy
 from .session import DEFAULT_PAGE_SIZE, GuestSession
+from .telemetry import guest_run
 from .wire.cache import CACHE_INTERFACE
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
@@ -55,6 +56,8 @@ class GuestOptions:
     buckets: tuple[str, ...] = ()
     #: most keys in one wasi:keyvalue list-keys page
     keys_per_page: int = DEFAULT_PAGE_SIZE
+    #: the config profile the guest runs under, for telemetry (None: not from a config)
+    profile: str | None = None
 
 
 def make_engine() -> Engine:
@@ -187,6 +190,12 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     `WasmcacheError` for a bad guest or backend and `GuestTrap` when the guest traps.
     """
     options = options or GuestOptions()
+    with guest_run(wasm, backend, options) as run:  # the run's span, when telemetry is on
+        return run.exited(_run_guest(wasm, backend, options, engine))
+
+
+def _run_guest(wasm: str | os.PathLike[str], backend: str | Backend, options: GuestOptions,
+               engine: Engine | None) -> int:
     engine = engine or make_engine()
     component = load_guest(engine, wasm)
     run_name = _run_export(component, engine)
