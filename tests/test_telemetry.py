@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from wasmcache import GuestOptions, open_backend, run_guest
+from wasmcache import GuestOptions, GuestTrap, open_backend, run_guest
 from wasmcache.otel import Telemetry
 from wasmcache.policy import Access, Policy
 from wasmcache.runner import make_engine
@@ -382,3 +382,24 @@ def test_calls_answered_unavailable_carry_it(
         "wasmcache.guest.exit_status": 1}
     check_metrics_match_spans(telemetry)
     assert url  # the URL named the private server the attributes point at
+
+
+# --- runs that end without an exit status --------------------------------------------------
+@pytest.mark.parametrize(("guest", "error"), [("trap", "GuestTrap"), ("loop", "GuestTimeout")])
+def test_a_trapped_or_stopped_run_carries_its_error_type(
+        wat_guest: Any, telemetry: InMemoryTelemetry, guest: str, error: str) -> None:
+    wasm = wat_guest(guest)
+    options = GuestOptions(namespace="trapped", profile="hostile", timeout=0.5,
+                           observer=telemetry.observer)
+    with pytest.raises(GuestTrap):
+        run_guest(wasm, "memory://", options)
+    run = run_span(telemetry.spans())
+    assert dict(run.attributes or {}) == {
+        "wasmcache.guest.name": wasm.name, "wasmcache.namespace": "trapped",
+        "wasmcache.profile": "hostile", "wasmcache.backend.scheme": "memory",
+        "error.type": error}
+    assert (run.status.status_code, run.status.description) == (StatusCode.ERROR, error)
+    assert not run.events  # no exception event: its message could carry what the guest sent
+    assert telemetry.counted(RUNS) == {frozenset({
+        "wasmcache.guest.name": wasm.name, "wasmcache.namespace": "trapped",
+        "wasmcache.profile": "hostile", "error.type": error}.items()): 1}
