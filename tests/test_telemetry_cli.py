@@ -197,6 +197,21 @@ def test_console_exporter_writes_to_stderr_and_leaves_stdout_to_the_guest(
     assert '"db.system.name": "wasmcache.memory"' in done.stderr
     assert '"wasmcache.outcome": "not-found"' in done.stderr
     assert f'"name": "run {ops_guest.name}"' in done.stderr
+    assert "resource_metrics" not in done.stderr  # spans were asked for, metrics were not
+
+
+def test_metrics_alone_make_no_spans(run_cli, ops_guest: Path,
+                                    otel_env: dict[str, str]) -> None:
+    done = run_cli("run", "-b", "memory://", str(ops_guest), "cache.set:k:v",
+                   env={**otel_env, "OTEL_METRICS_EXPORTER": "console"})
+    assert done.returncode == 0, done.stderr
+    exported = json.loads(done.stderr)  # one document: the metrics, at the end of the run
+    names = [metric["name"] for resource in exported["resource_metrics"]
+             for scope in resource["scope_metrics"] for metric in scope["metrics"]]
+    assert names == ["db.client.operation.duration", "wasmcache.guest.runs"]
+    (point,) = exported["resource_metrics"][0]["scope_metrics"][0]["metrics"][0]["data"][
+        "data_points"]
+    assert point["count"] == 1 and point["attributes"]["db.operation.name"] == "set"
 
 
 MODULES_AFTER_A_RUN = """

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
@@ -25,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 from .backend import StoreDescription
 from .errors import WasmcacheError
 from .observe import Call
+from .telemetry import asked
 
 SCOPE = "wasmcache"
 #: The semantic conventions these names follow (the stable database conventions).
@@ -65,15 +68,19 @@ class Telemetry:
     and (`run_span`) every guest run into a span with the calls under it.
 
     Spans and metrics go to the given providers, by default the global ones (those an
-    embedder or ``opentelemetry-instrument`` set up, or `configure_from_environment`). A
+    embedder or ``opentelemetry-instrument`` set up, or `start_from_environment`). A
     session binds it to its backend (`bind`), so each call names the store it went to.
+    ``traces=False`` (``metrics=False``) makes no call spans (no measurements): a span costs
+    the SDK far more than a measurement, so metrics alone are much cheaper.
     """
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None,
-                 meter_provider: metrics.MeterProvider | None = None) -> None:
+                 meter_provider: otel_metrics.MeterProvider | None = None, *,
+                 traces: bool = True, metrics: bool = True) -> None:
+        self._traces, self._metrics = traces, metrics
         version = importlib.metadata.version("wasmcache")
         self._tracer = trace.get_tracer(SCOPE, version, tracer_provider, SCHEMA_URL)
-        meter = metrics.get_meter(SCOPE, version, meter_provider, SCHEMA_URL)
+        meter = get_meter(SCOPE, version, meter_provider, SCHEMA_URL)
         self._duration = meter.create_histogram(
             "db.client.operation.duration", unit="s",
             description="Duration of guest calls to the cache, as the host answered them.",
@@ -113,15 +120,18 @@ class Telemetry:
                 self._built.clear()
             self._built[key] = built
         name, span_attributes, metric_attributes, failed, refusal_attributes = built
-        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes,
-                                       start_time=call.start_ns)
-        if failed:
-            span.set_status(ERROR)
-        span.end(call.start_ns + call.duration_ns)
-        context = set_span_in_context(span)  # an exemplar points at this call, not the run
-        self._duration.record(call.duration_ns / 1e9, metric_attributes, context)
-        if refusal_attributes is not None:
-            self._refusals.add(1, refusal_attributes, context)
+        context = None
+        if self._traces:
+            span = self._tracer.start_span(name, kind=SpanKind.CLIENT,
+                                           attributes=span_attributes, start_time=call.start_ns)
+            if failed:
+                span.set_status(ERROR)
+            span.end(call.start_ns + call.duration_ns)
+            context = set_span_in_context(span)  # an exemplar points at this call, not the run
+        if self._metrics:
+            self._duration.record(call.duration_ns / 1e9, metric_attributes, context)
+            if refusal_attributes is not None:
+                self._refusals.add(1, refusal_attributes, context)
 
     @staticmethod
     def _build(call: Call, store: StoreDescription) -> tuple[Any, ...]:
@@ -186,17 +196,26 @@ class RunSpan:
 
 
 # --- the command line's providers -----------------------------------------------------------
-def configure_from_environment() -> list[Any]:
-    """Set up the global providers from the OTEL_* variables (OpenTelemetry's own
-    configurator, as ``opentelemetry-instrument`` does), unless someone already did.
+def start_from_environment() -> tuple[Telemetry, list[Any]]:
+    """The command line's telemetry, on the global providers set up from the OTEL_* variables
+    (OpenTelemetry's own configurator, as ``opentelemetry-instrument`` does) unless someone
+    already did; with spans only if OTEL_TRACES_EXPORTER asks, measurements only if
+    OTEL_METRICS_EXPORTER does.
 
-    Returns the providers made here, for `shutdown`. Console exporters write to stderr (stdout
-    is the guest's); OTLP speaks http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says
+    Returns it and the providers made here, for `shutdown`. Console exporters write to stderr
+    (stdout is the guest's); OTLP speaks http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says
     otherwise. A variable the SDK cannot follow is a `WasmcacheError`.
     """
     if isinstance(trace.get_tracer_provider(), SdkTracerProvider) or isinstance(
-            metrics.get_meter_provider(), SdkMeterProvider):
-        return []  # theirs: used as they are, and shut down by whoever made them
+            otel_metrics.get_meter_provider(), SdkMeterProvider):
+        return Telemetry(), []  # theirs: used as they are, shut down by whoever made them
+    providers = _configure()
+    return Telemetry(traces=asked("OTEL_TRACES_EXPORTER"),
+                     metrics=asked("OTEL_METRICS_EXPORTER")), providers
+
+
+def _configure() -> list[Any]:
+    """The SDK's configurator, run once; the global providers it set."""
     from opentelemetry.distro import OpenTelemetryConfigurator
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
@@ -212,7 +231,7 @@ def configure_from_environment() -> list[Any]:
         raise WasmcacheError(f"OpenTelemetry cannot start from the OTEL_* variables: "
                              f"{' '.join(str(exc).split())} (see docs/observability.md)"
                              ) from None
-    return [trace.get_tracer_provider(), metrics.get_meter_provider()]
+    return [trace.get_tracer_provider(), otel_metrics.get_meter_provider()]
 
 
 def shutdown(providers: list[Any]) -> None:

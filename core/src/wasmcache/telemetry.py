@@ -31,12 +31,16 @@ EXPORTER_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER")
 INSTALL_HINT = "pip install 'wasmcache[otel]'"
 
 
+def asked(variable: str) -> bool:
+    """True when `variable` (``OTEL_TRACES_EXPORTER``, say) names an exporter."""
+    return os.environ.get(variable, "").strip().lower() not in ("", "none")
+
+
 def requested() -> bool:
     """True when the environment asks for an exporter and does not disable the SDK."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    return any(os.environ.get(name, "").strip().lower() not in ("", "none")
-               for name in EXPORTER_VARIABLES)
+    return any(asked(name) for name in EXPORTER_VARIABLES)
 
 
 def installed() -> bool:
@@ -66,9 +70,9 @@ def exporting() -> Iterator[Observer | None]:
         return
     from . import otel
 
-    providers = otel.configure_from_environment()
+    telemetry, providers = otel.start_from_environment()
     try:
-        yield otel.Telemetry()
+        yield telemetry
     finally:
         otel.shutdown(providers)
 
@@ -85,7 +89,8 @@ NO_RUN = _NoRun()
 
 
 def _telemetry_of(observer: Observer | None) -> Any:
-    """The telemetry observer among `observer` (one, or an `Observers`), else None."""
+    """The observer among `observer` (one, or an `Observers`) that traces runs, i.e. has
+    ``run_span(attributes)`` (`wasmcache.otel.Telemetry`), else None."""
     for candidate in getattr(observer, "observers", (observer,)):
         if callable(getattr(candidate, "run_span", None)):
             return candidate
