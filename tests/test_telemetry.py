@@ -403,3 +403,34 @@ def test_a_trapped_or_stopped_run_carries_its_error_type(
     assert telemetry.counted(RUNS) == {frozenset({
         "wasmcache.guest.name": wasm.name, "wasmcache.namespace": "trapped",
         "wasmcache.profile": "hostile", "error.type": error}.items()): 1}
+
+
+# --- only what was asked for -------------------------------------------------------------------
+def test_without_traces_no_span_at_all_and_no_exemplar(ops_guest: Path, engine: Any) -> None:
+    made = InMemoryTelemetry()
+    made.observer = Telemetry(made.tracer_provider, made.meter_provider, traces=False)
+    options = GuestOptions(namespace=unique_namespace(), args=["cache.get:k"],
+                           observer=made.observer)
+    try:
+        assert run_guest(ops_guest, "memory://", options, engine=engine) == 1
+        assert made.spans() == []
+        (point,) = made.points(DURATION)
+        assert point.count == 1 and point.attributes["wasmcache.outcome"] == "not-found"
+        assert point.exemplars == []  # no span was sent, so none is pointed at
+        assert sum(made.counted(RUNS).values()) == 1
+    finally:
+        made.close()
+
+
+def test_without_metrics_spans_only(ops_guest: Path, engine: Any) -> None:
+    made = InMemoryTelemetry()
+    made.observer = Telemetry(made.tracer_provider, made.meter_provider, metrics=False)
+    options = GuestOptions(namespace=unique_namespace(), args=["cache.get:k"],
+                           observer=made.observer)
+    try:
+        assert run_guest(ops_guest, "memory://", options, engine=engine) == 1
+        assert [span.name for span in made.spans()] == [f"get {options.namespace}",
+                                                        f"run {ops_guest.name}"]
+        assert made.points(DURATION) == [] and made.points(RUNS) == []
+    finally:
+        made.close()

@@ -14,7 +14,7 @@ import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import metrics as otel_metrics
@@ -22,7 +22,13 @@ from opentelemetry import trace
 from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    SpanKind,
+    Status,
+    StatusCode,
+    set_span_in_context,
+)
 
 from .backend import StoreDescription
 from .errors import WasmcacheError
@@ -164,9 +170,11 @@ class Telemetry:
         """The span of one guest run, current while the guest runs (its calls' parent)."""
         name = f"run {attributes.get(GUEST, 'guest')}"
         counted = {k: v for k, v in attributes.items() if k in (GUEST, PROFILE, NAMESPACE)}
-        with self._tracer.start_as_current_span(name, kind=SpanKind.INTERNAL,
-                                                attributes=attributes, record_exception=False,
-                                                set_status_on_exception=False) as span:
+        started = (self._tracer.start_as_current_span(
+            name, kind=SpanKind.INTERNAL, attributes=attributes, record_exception=False,
+            set_status_on_exception=False) if self._traces
+            else nullcontext(INVALID_SPAN))  # and no exemplar points at a span never sent
+        with started as span:
             ended = RunSpan()
             try:
                 yield ended
@@ -174,7 +182,8 @@ class Telemetry:
                 error = type(exc).__name__  # GuestTrap, GuestTimeout, WasmcacheError, ...
                 span.set_attribute(ERROR_TYPE, error)
                 span.set_status(Status(StatusCode.ERROR, error))
-                self._runs.add(1, {**counted, ERROR_TYPE: error})
+                if self._metrics:
+                    self._runs.add(1, {**counted, ERROR_TYPE: error})
                 raise
             if ended.status is not None:
                 span.set_attribute(EXIT_STATUS, ended.status)
@@ -182,7 +191,8 @@ class Telemetry:
                     span.set_status(Status(StatusCode.ERROR,
                                            f"the guest exited with status {ended.status}"))
                 counted[EXIT_STATUS] = ended.status
-            self._runs.add(1, counted)
+            if self._metrics:
+                self._runs.add(1, counted)
 
 
 class RunSpan:
