@@ -16,8 +16,8 @@ from typing import Any, Protocol
 class Call:
     """One guest call, as the session answered it."""
 
-    #: the interface's operation: get, set, delete, exists, list-keys, increment, cas-read,
-    #: swap, get-many, set-many, delete-many
+    #: the interface's operation: get, set, delete, open, exists, list-keys, increment,
+    #: cas-new (a compare-and-swap's read), swap, get-many, set-many, delete-many
     operation: str
     #: the backend namespace the call touched (the guest's, or a bucket's)
     namespace: str
