@@ -27,6 +27,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 from wasmcache import GuestOptions, GuestTrap, open_backend, run_guest
 from wasmcache.otel import Telemetry
@@ -432,5 +433,48 @@ def test_without_metrics_spans_only(ops_guest: Path, engine: Any) -> None:
         assert [span.name for span in made.spans()] == [f"get {options.namespace}",
                                                         f"run {ops_guest.name}"]
         assert made.points(DURATION) == [] and made.points(RUNS) == []
+    finally:
+        made.close()
+
+
+class CountingSampler(Sampler):
+    """The SDK's ratio sampler (per trace), counting the spans it was asked about."""
+
+    def __init__(self, ratio: float) -> None:
+        self.inner = TraceIdRatioBased(ratio)
+        self.asked: list[str] = []
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, *args: Any,
+                      **kwargs: Any) -> SamplingResult:
+        self.asked.append(name)
+        return self.inner.should_sample(parent_context, trace_id, name, *args, **kwargs)
+
+    def get_description(self) -> str:
+        return "counting"
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_a_run_sampled_out_starts_no_call_span(ops_guest: Path, engine: Any,
+                                               ratio: float) -> None:
+    sampler = CountingSampler(ratio)
+    made = InMemoryTelemetry()
+    made.tracer_provider = TracerProvider(sampler=sampler)
+    made.tracer_provider.add_span_processor(SimpleSpanProcessor(made.exporter))
+    made.observer = Telemetry(made.tracer_provider, made.meter_provider)
+    namespace = unique_namespace()
+    options = GuestOptions(namespace=namespace, args=["cache.get:k", "cache.delete:k"],
+                           observer=made.observer)
+    try:
+        assert run_guest(ops_guest, "memory://", options, engine=engine) == 1
+        run, get, delete = f"run {ops_guest.name}", f"get {namespace}", f"delete {namespace}"
+        if ratio:
+            assert sampler.asked == [run, get, delete]
+            assert [span.name for span in made.spans()] == [get, delete, run]
+        else:
+            assert sampler.asked == [run]  # the calls' spans were not even started
+            assert made.spans() == []
+        (point,) = [p for p in made.points(DURATION) if p.attributes["db.operation.name"] ==
+                    "get"]
+        assert point.count == 1  # measured either way
     finally:
         made.close()

@@ -27,6 +27,7 @@ from opentelemetry.trace import (
     SpanKind,
     Status,
     StatusCode,
+    get_current_span,
     set_span_in_context,
 )
 
@@ -127,7 +128,7 @@ class Telemetry:
             self._built[key] = built
         name, span_attributes, metric_attributes, failed, refusal_attributes = built
         context = None
-        if self._traces:
+        if self._traces and _parent_sampled():
             span = self._tracer.start_span(name, kind=SpanKind.CLIENT,
                                            attributes=span_attributes, start_time=call.start_ns)
             if failed:
@@ -193,6 +194,14 @@ class Telemetry:
                 counted[EXIT_STATUS] = ended.status
             if self._metrics:
                 self._runs.add(1, counted)
+
+
+def _parent_sampled() -> bool:
+    """False when the current span (the run's) was sampled out: every sampler of the SDK
+    decides once per trace, so its calls would be too, and a span that records nothing still
+    costs the SDK most of what a recorded one does. True when there is no parent."""
+    parent = get_current_span().get_span_context()
+    return not parent.is_valid or parent.trace_flags.sampled
 
 
 class RunSpan:
