@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .backend import Backend, BackendSpec, storage_key
+    from .backend import Backend, BackendSpec, StoreDescription, storage_key
     from .buckets import Bucket
     from .errors import BackendUnavailable, BadRequest, CacheError, WasmcacheError
     from .guest import Guest, RunResult
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from .wire.cache import CACHE_INTERFACE
 
 _EXPORTS = {
-    "Backend": ".backend", "BackendSpec": ".backend", "storage_key": ".backend",
+    "Backend": ".backend", "BackendSpec": ".backend", "StoreDescription": ".backend",
+    "storage_key": ".backend",
     "Bucket": ".buckets",
     "BackendUnavailable": ".errors", "BadRequest": ".errors", "CacheError": ".errors",
     "WasmcacheError": ".errors",
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "MAX_VALUE_BYTES",
     "RunResult",
+    "StoreDescription",
     "WasmcacheError",
     "add_keyvalue_to_linker",
     "add_to_linker",

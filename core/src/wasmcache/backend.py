@@ -23,9 +23,10 @@ class Backend(Protocol):
 
     Optional capabilities, used when the backend has the method (docs/backends.md, section 5)
     and declared in `BackendSpec.capabilities`: ``usage(namespace) -> (keys, bytes)`` for
-    quotas, and for wasi:keyvalue ``increment``, ``compare_and_swap``, ``get_many``,
+    quotas, for wasi:keyvalue ``increment``, ``compare_and_swap``, ``get_many``,
     ``set_many``, ``delete_many`` and ``list_keys`` (signatures and the core's generic
-    fallbacks in `wasmcache.capabilities`).
+    fallbacks in `wasmcache.capabilities`), and ``describe() -> StoreDescription`` for
+    telemetry.
     """
 
     def get(self, namespace: str, key: bytes) -> bytes | None:
@@ -54,6 +55,25 @@ def storage_key(namespace: str, key: bytes, prefix: bytes = b"") -> bytes:
     return prefix + namespace.encode("ascii") + b":" + key
 
 
+@dataclass(frozen=True, slots=True)
+class StoreDescription:
+    """What a backend tells telemetry about the store behind it (`Backend.describe`), in the
+    words of OpenTelemetry's database conventions; never a credential, key or value.
+
+    The backend builds it from what it already parsed (host and port, never the URL's user
+    or password), so the core needs neither the backend's client library nor the URL.
+    """
+
+    #: ``db.system.name``: "redis", "postgresql", "mariadb", "mysql", "sqlite", ... (a
+    #: well-known value of the conventions where there is one; docs/backends.md lists ours)
+    system: str
+    #: ``server.address``: the host name, IP address or unix socket path; None for a store
+    #: inside this process or on a local file
+    address: str | None = None
+    #: ``server.port``; None when there is none (a unix socket, a local store)
+    port: int | None = None
+
+
 BackendOpener = Callable[[str], Backend]
 
 
@@ -67,7 +87,7 @@ class BackendSpec:
     :param example: an example URL shown by ``wasmcache backends``.
     :param capabilities: the optional methods the opened backend has, in the vocabulary of
         `wasmcache.capabilities.CAPABILITIES` (``usage``, ``increment``, ``compare_and_swap``,
-        ``get_many``, ``set_many``, ``delete_many``, ``list_keys``); listed by
+        ``get_many``, ``set_many``, ``delete_many``, ``list_keys``, ``describe``); listed by
         ``wasmcache backends`` without opening (or importing) the backend, and checked against
         the opened backend by the contract suite.
     """

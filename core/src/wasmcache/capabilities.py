@@ -14,6 +14,8 @@ so where it registers (`BackendSpec.capabilities`, so listing backends imports n
     list_keys(namespace, cursor, limit) -> (keys, next_cursor)
                                                      about `limit` keys after `cursor` (None:
                                                      from the start); next_cursor None at the end
+    describe() -> StoreDescription                   the store for telemetry (db.system.name,
+                                                     server.address/port; `wasmcache.backend`)
 
 `KeyValueOps` calls the native method when there is one and otherwise the fallback below:
 
@@ -39,7 +41,7 @@ from .backend import Backend
 KEYVALUE_CAPABILITIES = ("increment", "compare_and_swap", "get_many", "set_many", "delete_many",
                          "list_keys")
 #: Every word `BackendSpec.capabilities` may hold: the optional methods a backend may have.
-CAPABILITIES = ("usage", *KEYVALUE_CAPABILITIES)
+CAPABILITIES = ("usage", *KEYVALUE_CAPABILITIES, "describe")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(rb"-?(0|[1-9][0-9]{0,18})")
 _process_lock = threading.Lock()

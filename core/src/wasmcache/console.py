@@ -174,6 +174,7 @@ def effective(config: Config, backend: str | None, namespace: str | None,
         buckets=profile.buckets,
         keys_per_page=profile.keys_per_page,
         cache_components=cache_components or profile.cache_components,
+        profile=profile.name,
     )
     return url, options
 
@@ -200,8 +201,12 @@ def execute(request: RunRequest) -> int:
                                  request.guest_name, request.guest, request.timeout,
                                  request.max_memory, request.cache_components)
         options.args = request.args
-        options.observer = collector
-        code = run_guest(request.guest, url, options)
+        from .observe import combine
+        from .telemetry import exporting
+
+        with exporting() as telemetry:  # OTEL_* variables (docs/observability.md); else None
+            options.observer = combine(collector, telemetry)
+            code = run_guest(request.guest, url, options)
     except GuestTrap as exc:
         code = report(str(exc), EXIT_TRAP)
     except WasmcacheError as exc:

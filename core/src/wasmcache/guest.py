@@ -208,6 +208,7 @@ class Guest:
         if func_index is None:
             raise WasmcacheError(f"guest's {run_name} has no `run` function")
         self._run_index = func_index
+        self._backend_given = backend  # for the run span: a URL names its scheme
         if isinstance(backend, str):
             check_url(backend)
         imports = frozenset(self.component.type.imports(self.engine))
@@ -260,13 +261,13 @@ class Guest:
             wasi.inherit_stdout()
             wasi.inherit_stderr()
             store.set_wasi(wasi)
-            with self._run_scope():
-                return RunResult(self._call_run(store, timeout), None, None)
+            with self._spanned() as span, self._run_scope():
+                return RunResult(span.exited(self._call_run(store, timeout)), None, None)
         output = _Output(wasi, stdin)
         try:
             store.set_wasi(wasi)
-            with self._run_scope():
-                status = self._call_run(store, timeout)
+            with self._spanned() as span, self._run_scope():
+                status = span.exited(self._call_run(store, timeout))
             stdout, stderr = output.read()
         except GuestTrap as exc:
             exc.stdout, exc.stderr = output.read()
@@ -274,6 +275,12 @@ class Guest:
         finally:
             output.close()  # after read() a no-op; on any other exception, no fd is left open
         return RunResult(status, stdout, stderr)
+
+    def _spanned(self) -> AbstractContextManager[Any]:
+        """The run's span when the options' observer has telemetry (else nothing happens)."""
+        from .telemetry import guest_run
+
+        return guest_run(self.path, self._backend_given, self.options)
 
     def _call_run(self, store: Store, timeout: float | None) -> int:
         try:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     """One guest call, as the session answered it."""
 
-    #: the interface's operation: get, set, delete, exists, list-keys, increment, cas-read,
-    #: swap, get-many, set-many, delete-many
+    #: the interface's operation: get, set, delete, open, exists, list-keys, increment,
+    #: cas-new (a compare-and-swap's read), swap, get-many, set-many, delete-many
     operation: str
     #: the backend namespace the call touched (the guest's, or a bucket's)
     namespace: str
@@ -39,9 +39,20 @@ class Call:
 
 
 class Observer(Protocol):
-    """Receives every call of a session (from the thread that made the call)."""
+    """Receives every call of a session (from the thread that made the call).
+
+    An observer that wants to know the backend a session serves (telemetry names the store)
+    also has ``bind(backend) -> Observer``: the session reports to what it returns (`bound`).
+    """
 
     def record(self, call: Call) -> None: ...
+
+
+def bound(observer: Observer | None, backend: Any) -> Observer | None:
+    """The observer a session over `backend` reports to: ``observer.bind(backend)`` when it
+    has one, else `observer` itself (called once, when the session is made)."""
+    bind = getattr(observer, "bind", None)
+    return observer if bind is None else bind(backend)
 
 
 class Observers:
@@ -53,6 +64,9 @@ class Observers:
     def record(self, call: Call) -> None:
         for observer in self.observers:
             observer.record(call)
+
+    def bind(self, backend: Any) -> Observers:
+        return Observers([bound(observer, backend) for observer in self.observers])
 
 
 def combine(*observers: Observer | None) -> Observer | None:

@@ -67,6 +67,8 @@ class GuestOptions:
     #: components serving the guest's wasmcache:cache import, each served by the next and the
     #: last by the host (``--cache-component``; docs/cache-components.md)
     cache_components: Sequence[str | os.PathLike[str]] = ()
+    #: the config profile the guest runs under, for telemetry (None: not from a config)
+    profile: str | None = None
 
 
 def make_engine() -> Engine:

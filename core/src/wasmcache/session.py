@@ -37,7 +37,7 @@ from .buckets import DEFAULT_BUCKET, DEFAULT_PAGE_SIZE, Bucket, bucket_namespace
 from .capabilities import CounterOverflow, KeyValueOps, NotACounter
 from .errors import BackendUnavailable, BadRequest, CacheError
 from .limits import DEFAULT_NAMESPACE, Limits, validate_namespace
-from .observe import Call, Observer
+from .observe import Call, Observer, bound
 from .policy import UNRESTRICTED, Access, Policy
 from .quota import Quota
 
@@ -91,7 +91,7 @@ class GuestSession:
         self.limits = limits or Limits()
         self.policy = policy
         self.keys_per_page = keys_per_page
-        self.observer = observer
+        self.observer = bound(observer, backend)
         self.buckets = {name: Bucket(name, bucket_namespace(self.namespace, name))
                         for name in (DEFAULT_BUCKET, *buckets)}
         self.default = self.buckets[DEFAULT_BUCKET]

@@ -10,9 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..backend import BackendSpec, storage_key
+from ..backend import BackendSpec, StoreDescription, storage_key
 from ..capabilities import add_counter, parse_counter
 from ..hookspecs import hookimpl
+
+#: How telemetry names this store (``db.system.name``; docs/backends.md): wasmcache's own.
+MEMORY_STORE = StoreDescription(system="wasmcache.memory")
 
 
 class MemoryBackend:
@@ -101,6 +104,10 @@ class MemoryBackend:
         page = [skey[len(prefix):] for skey in found[:limit]]
         return page, (page[-1].hex() if len(found) > limit else None)
 
+    def describe(self) -> StoreDescription:
+        """A store inside this process: no server address."""
+        return MEMORY_STORE
+
     def close(self) -> None:
         """Nothing to release: the data stays for other users of the same URL."""
 
@@ -123,5 +130,5 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="in-process store; nothing outlives the process",
         example="memory://",
         capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys"),
+                      "delete_many", "list_keys", "describe"),
     ))

@@ -52,5 +52,5 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="embedded store in a local directory (diskcache/SQLite); the default",
         example="disk://.wasmcache",
         capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys"),
+                      "delete_many", "list_keys", "describe"),
     ))

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from diskcache import Cache, FanoutCache, Timeout
-from wasmcache import BackendUnavailable, WasmcacheError, storage_key
+from wasmcache import BackendUnavailable, StoreDescription, WasmcacheError, storage_key
 
 from .capabilities import DiskCapabilities
 from .directory import (
@@ -36,6 +36,9 @@ from .directory import (
 from .options import DiskOptions, parse_url
 
 _LOCK_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+#: How telemetry names this store (``db.system.name``): the diskcache library that owns the
+#: directory (SQLite underneath); a local directory has no server address.
+DISK_STORE = StoreDescription(system="diskcache")
 
 
 def is_lock_error(exc: sqlite3.OperationalError) -> bool:
@@ -142,6 +145,9 @@ class DiskBackend(DiskCapabilities):
                 row = shard._sql(USAGE_SQL, (low, high, time.time())).fetchone()
                 keys, size = keys + row[0], size + row[1]
         return keys, size
+
+    def describe(self) -> StoreDescription:
+        return DISK_STORE
 
     def close(self) -> None:
         self.cache.close()

@@ -48,7 +48,7 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="one Redis server (rediss: TLS, unix: socket); shared by every host using it",
         example="redis://127.0.0.1:6379/0",
         capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys"),
+                      "delete_many", "list_keys", "describe"),
     ))
     register(BackendSpec(
         schemes=tuple(CLUSTER_SCHEMES),
@@ -57,5 +57,5 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
                     "share a slot",
         example="redis+cluster://127.0.0.1:7000",
         capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys"),
+                      "delete_many", "list_keys", "describe"),
     ))

@@ -20,12 +20,18 @@ from redis.cluster import KWARGS_DISABLED_KEYS, REDIS_ALLOWED_KEYS, ClusterNode,
 from redis.connection import parse_url
 from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
-from wasmcache import WasmcacheError
+from wasmcache import StoreDescription, WasmcacheError
 
 from .capabilities import RedisCapabilities
 from .errors import raise_if_outage, unavailable_on_outage
 from .keys import namespace_pattern, redis_key
-from .options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, RedisOptions, parse_options
+from .options import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_SOCKET_TIMEOUT,
+    RedisOptions,
+    parse_options,
+    store_description,
+)
 
 log = logging.getLogger("wasmcache.redis")
 
@@ -50,6 +56,7 @@ class RedisBackend(RedisCapabilities):
         else:
             self._pool = _server_pool(options)
             self._client = redis.Redis(connection_pool=self._pool)
+        self._description = store_description(options)
 
     def _key(self, namespace: str, key: bytes) -> bytes:
         """`redis_key`, with each namespace's head (``PREFIX{NS}:``) built once: per call it is
@@ -117,6 +124,10 @@ class RedisBackend(RedisCapabilities):
                 pipe.strlen(key)
             sizes = pipe.execute()
         return len(keys), sum(sizes)
+
+    def describe(self) -> StoreDescription:
+        """The server for telemetry (`store_description`): no user or password."""
+        return self._description
 
     def close(self) -> None:
         """Close the client and its pool(s); a `Redis` given a pool leaves that pool open.

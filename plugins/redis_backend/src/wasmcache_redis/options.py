@@ -30,11 +30,12 @@ redis-py options, with this plugin's defaults where it sets one:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
-from wasmcache import WasmcacheError
+from wasmcache import StoreDescription, WasmcacheError
 
 DEFAULT_PREFIX = b"wasmcache:"
+DEFAULT_PORT = 6379
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_SOCKET_TIMEOUT = 2.0
 HASH_TAG_CHOICES = ("namespace", "none")
@@ -141,3 +142,14 @@ def _nodes(own: dict[str, list[str]], cluster: bool) -> tuple[tuple[str, int], .
             raise WasmcacheError(f"Redis URL option 'node' must be HOST:PORT, not {value!r}")
         nodes.append((host.strip("[]"), int(port)))
     return tuple(nodes)
+
+
+def store_description(options: RedisOptions) -> StoreDescription:
+    """The server for telemetry: the URL's host and port (a cluster's: the node it names), or
+    a unix socket's path; read from the parsed URL, so a user or password never enters it.
+    Call it on a URL redis-py has accepted."""
+    parts = urlsplit(options.redis_url)
+    if parts.scheme == "unix":
+        return StoreDescription(system="redis", address=parts.path or None)
+    return StoreDescription(system="redis", address=parts.hostname or "localhost",
+                            port=parts.port or DEFAULT_PORT)

@@ -77,5 +77,5 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="SQL table via SQLAlchemy 2 (SQLite file, PostgreSQL, MySQL/MariaDB)",
         example="sqlite:///wasmcache.db",
         capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys"),
+                      "delete_many", "list_keys", "describe"),
     ))

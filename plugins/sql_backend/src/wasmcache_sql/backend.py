@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, MetaData, text
 from sqlalchemy.exc import DBAPIError
-from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
+from wasmcache import MAX_VALUE_BYTES, BackendUnavailable, StoreDescription
 
 from . import schema, statements
 from .capabilities import SqlCapabilities
@@ -37,6 +37,8 @@ _getpid = os.getpid
 DEADLOCK_RETRIES = 3
 #: The statements the hot path runs on the DBAPI cursor (attributes of `statements.Statements`).
 HOT_STATEMENTS = ("get", "upsert", "delete")
+#: ``server.port`` when the URL names none: the server's default.
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 T = TypeVar("T")
 
 
@@ -52,6 +54,18 @@ def _core_execute(conn: Connection, statement: Executable,
                   params: dict[str, Any]) -> CursorResult[Any]:
     """`Connection.execute`, in the shape `SqlBackend._with_connection` runs."""
     return conn.execute(statement, params)
+
+
+def describe_engine(engine: Engine, family: str) -> StoreDescription:
+    """`SqlBackend.describe` for `engine` of dialect `family`, as far as its dialect knows."""
+    if family == "sqlite":
+        return StoreDescription(system="sqlite")  # a local file: no server
+    system = "mariadb" if getattr(engine.dialect, "is_mariadb", False) else family
+    host = engine.url.host
+    if not host:  # a unix socket the driver finds by itself
+        return StoreDescription(system=system)
+    return StoreDescription(system=system, address=host,
+                            port=engine.url.port or DEFAULT_PORTS.get(family))
 
 
 def _observed(conn: Connection) -> bool:
@@ -90,6 +104,7 @@ class SqlBackend(SqlCapabilities):
         self._kept: set[Connection] = set()  # every thread's, for close()
         self._kept_lock = threading.Lock()
         self._pid = _getpid()
+        self._description: StoreDescription | None = None  # once the dialect met the server
 
     # --- the Backend protocol -------------------------------------------------------------
     def get(self, namespace: str, key: bytes) -> bytes | None:
@@ -110,6 +125,18 @@ class SqlBackend(SqlCapabilities):
         if not self._ready:
             self.ensure_ready()
         self._run("delete", {"p_ns": namespace, "p_key": key})
+
+    def describe(self) -> StoreDescription:
+        """The database for telemetry: its system and the URL's host and port (never the user
+        or password). MariaDB or MySQL is known once a connection met the server (the dialect
+        reads its version), which `ensure_ready` does at open when the server is up; until
+        then a mysql:// URL says "mysql"."""
+        found = self._description
+        if found is None:
+            found = describe_engine(self.engine, self.options.family)
+            if self._ready:
+                self._description = found
+        return found
 
     def close(self) -> None:
         with self._kept_lock:
