@@ -6,17 +6,19 @@ The public API: open a backend, serve it to guests through a linker, or run a co
 from __future__ import annotations
 
 from .backend import Backend, BackendSpec, storage_key
-from .errors import BackendUnavailable, CacheError, WasmcacheError
+from .errors import BackendMisconfigured, BackendUnavailable, CacheError, WasmcacheError
 from .hookspecs import hookimpl
 from .host import CacheHost
 from .keyvalue import KeyValueHost, add_keyvalue_to_linker
 from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits, validate_namespace
 from .linker import CACHE_INTERFACE, add_to_linker
 from .plugins import open_backend
+from .preflight import check_backend
 from .runner import GuestOptions, GuestTrap, run_guest
 
 __all__ = [
     "Backend",
+    "BackendMisconfigured",
     "BackendSpec",
     "BackendUnavailable",
     "CACHE_INTERFACE",
@@ -31,6 +33,7 @@ __all__ = [
     "WasmcacheError",
     "add_keyvalue_to_linker",
     "add_to_linker",
+    "check_backend",
     "hookimpl",
     "open_backend",
     "run_guest",

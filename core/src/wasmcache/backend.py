@@ -22,6 +22,7 @@ class Backend(Protocol):
     `internal` error for the guest.
 
     Optional capabilities, found by the presence of the method (docs/backends.md, section 5):
+    ``check()`` to contact the store once before a guest runs (`wasmcache.preflight`),
     ``usage(namespace) -> (keys, bytes)`` for quotas, and for wasi:keyvalue
     ``increment``, ``compare_and_swap``, ``get_many``, ``set_many``, ``delete_many`` and
     ``list_keys`` (signatures and the core's generic fallbacks in
@@ -65,6 +66,9 @@ class BackendSpec:
     :param open: called with the full URL; raises `WasmcacheError` for a bad URL or option.
     :param description: one line shown by ``wasmcache backends``.
     :param example: an example URL shown by ``wasmcache backends``.
+    :param accepts_password: the URL's userinfo carries a password
+        (``scheme://user:password@host``), so ``backend_password_file`` may supply it
+        (`wasmcache.credentials`); False refuses a configured password for these schemes.
     """
 
     schemes: tuple[str, ...]
@@ -72,3 +76,4 @@ class BackendSpec:
     description: str = ""
     example: str = ""
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+    accepts_password: bool = False

@@ -9,11 +9,14 @@ from typing import NoReturn
 
 import click
 
+from .cli_support import OneLineErrors, Seconds
 from .config import Config, load_config, parse_size, resolve_backend
+from .credentials import from_environment
 from .errors import WasmcacheError
 from .keyvalue.capabilities import SHORT_NAMES, spec_capabilities
 from .limits import validate_namespace
-from .plugins import get_registry, mask_url
+from .plugins import get_registry, mask_url, open_backend
+from .preflight import check_backend
 from .runner import GuestOptions, GuestTrap, run_guest
 from .stats import Stats
 
@@ -43,7 +46,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=_print_version, help="Show the core and every backend's version.")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
@@ -80,7 +83,7 @@ _run_options = [
                  help="Guest profile from the config (wins over a `wasm` path match)."),
     click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
                  help="Config file [default: ./wasmcache.toml if present]."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    click.option("--timeout", type=Seconds(), metavar="SECONDS",
                  help="Stop the guest after this long."),
     click.option("--max-memory", metavar="SIZE", help="Cap the guest's memory (e.g. 64MiB)."),
 ]
@@ -136,15 +139,32 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("file", required=False, metavar="[FILE]")
-def config_check(file: str | None) -> None:
+@click.option("--connect", is_flag=True,
+              help="Also open the backend and check it once (login, TLS, database), as `run` "
+                   "does before a guest starts. Exit 1 if it cannot be reached now.")
+def config_check(file: str | None, connect: bool) -> None:
     """Validate FILE (default ./wasmcache.toml) without running anything."""
+    reachable = True
     try:
         loaded = load_config(file or "wasmcache.toml")
         if loaded.backend:
             get_registry().lookup(loaded.backend)
+        if loaded.password is not None:
+            loaded.password.read()  # present and non-empty; never printed
+        if connect:
+            url = resolve_backend(None, loaded, set(get_registry().backends))
+            backend = open_backend(url)
+            try:
+                reachable = check_backend(backend)
+            finally:
+                backend.close()
     except WasmcacheError as exc:
         _fail(str(exc))
-    click.echo(f"{loaded.source}: ok ({len(loaded.guests)} guest profiles)")
+    summary = f"{loaded.source}: ok ({len(loaded.guests)} guest profiles)"
+    if connect:
+        summary += f"; backend {mask_url(url)}: {'ok' if reachable else 'unreachable now'}"
+    click.echo(summary)
+    sys.exit(0 if reachable else 1)
 
 
 @config.command("show")
@@ -162,10 +182,13 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
     except WasmcacheError as exc:
         _fail(str(exc))
     policy = options.policy
+    password = from_environment() or loaded.password
     lines = [
         f"# config file: {loaded.source or '(none)'}",
         f"# guest profile: {profile.name}",
         f'backend = "{mask_url(url)}"',
+        *([f"# backend password: from {password.describe()} ({password.origin})"]
+          if password else []),
         f'namespace = "{options.namespace}"',
         f'access = "{policy.access.value}"',
         "key_prefixes = [" + ", ".join(f'"{p}"' for p in policy.key_prefixes) + "]",

@@ -28,6 +28,7 @@ from .limits import DEFAULT_NAMESPACE, Limits
 from .linker import CACHE_INTERFACE, add_to_linker
 from .plugins import open_backend
 from .policy import UNRESTRICTED, Policy
+from .preflight import check_backend
 from .stats import Stats
 
 RUN_EXPORT_PREFIX = "wasi:cli/run@0.2."
@@ -179,6 +180,7 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     run_name = _run_export(component, engine)
     store_backend = open_backend(backend) if isinstance(backend, str) else backend
     try:
+        check_backend(store_backend)  # a misconfiguration ends here, before the guest starts
         host = CacheHost(store_backend, options.namespace, options.limits, options.policy,
                          options.stats)
         linker = Linker(engine)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from ..backend import BackendSpec, storage_key
+from ..errors import WasmcacheError
 from ..hookspecs import hookimpl
 from ..keyvalue.capabilities import add_counter, parse_counter
 
@@ -110,7 +111,12 @@ _stores_lock = threading.Lock()
 
 
 def open_memory(url: str) -> MemoryBackend:
+    """The store named by ``memory://NAME``; options are refused (there are none), so a typo
+    is not silently a new store."""
     name = url.split("://", 1)[1]
+    if "?" in name or "#" in name:
+        raise WasmcacheError("memory:// takes no options: use memory:// or memory://NAME "
+                             "(one store per NAME in this process)")
     with _stores_lock:
         return _stores.setdefault(name, MemoryBackend())
 
