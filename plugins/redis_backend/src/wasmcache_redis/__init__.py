@@ -47,6 +47,7 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         open=open_redis,
         description="one Redis server (rediss: TLS, unix: socket); shared by every host using it",
         example="redis://127.0.0.1:6379/0",
+        accepts_password=True,
     ))
     register(BackendSpec(
         schemes=tuple(CLUSTER_SCHEMES),
@@ -54,4 +55,5 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="Redis Cluster from any node (rediss+cluster: TLS); keys of a namespace "
                     "share a slot",
         example="redis+cluster://127.0.0.1:7000",
+        accepts_password=True,
     ))

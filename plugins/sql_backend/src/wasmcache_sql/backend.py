@@ -23,6 +23,7 @@ from wasmcache import MAX_VALUE_BYTES, BackendUnavailable
 
 from . import schema, statements
 from .capabilities import SqlCapabilities
+from .check import check
 from .driver import DriverStatement, compile_statement
 from .errors import is_deadlock_victim, raise_if_unavailable, translated
 from .options import SqlOptions
@@ -224,6 +225,12 @@ class SqlBackend(SqlCapabilities):
         return int(keys), int(size)
 
     # --- housekeeping -----------------------------------------------------------------------
+    def check(self) -> None:
+        """Contact the database once before a guest runs (`wasmcache_sql.check`): raises
+        `BackendMisconfigured` for a refused login, an untrusted certificate, an unknown
+        database or a missing permission, `BackendUnavailable` when it is unreachable."""
+        check(self)
+
     def ensure_ready(self) -> None:
         """Create or migrate the tables once; raises `BackendUnavailable` while unreachable."""
         if self._ready:

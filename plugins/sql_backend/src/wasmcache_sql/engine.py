@@ -24,8 +24,9 @@ def make_engine(url: URL, options: SqlOptions) -> Engine:
     connect_args: dict[str, Any] = {}
     # Every call is one statement, so autocommit is atomic enough and saves the BEGIN/COMMIT
     # round trips; with no transaction left open there is nothing to roll back on return.
+    # hide_parameters: an error's message never carries the bound values (a guest's data).
     kwargs: dict[str, Any] = {"pool_size": options.pool_size, "isolation_level": "AUTOCOMMIT",
-                              "pool_reset_on_return": None}
+                              "pool_reset_on_return": None, "hide_parameters": True}
     if options.family == "postgresql":
         # libpq takes whole seconds (and treats 1 as 2)
         connect_args["connect_timeout"] = max(2, math.ceil(options.connect_timeout))
