@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from .cli_support import OneLineErrors, Seconds
+from .cli_support import OneLineErrors, Seconds, error_line
 from .config import Config, load_config, parse_size, resolve_backend
 from .credentials import from_environment
 from .errors import WasmcacheError
@@ -25,7 +25,7 @@ EXIT_TRAP = 3  # the guest trapped or was stopped
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"wasmcache: error: {message}", err=True)
+    click.echo(error_line(message), err=True)
     sys.exit(code)
 
 
@@ -122,13 +122,13 @@ def run(backend: str | None, namespace: str | None, guest_name: str | None,
     except WasmcacheError as exc:
         code = _report(str(exc), EXIT_USAGE)
     sys.stdout.flush()
-    if collector is not None:
+    if collector is not None and code != EXIT_USAGE:  # refused before the guest: nothing to show
         click.echo(collector.render(), err=True)
     sys.exit(code)
 
 
 def _report(message: str, code: int) -> int:
-    click.echo(f"wasmcache: error: {message}", err=True)
+    click.echo(error_line(message), err=True)
     return code
 
 

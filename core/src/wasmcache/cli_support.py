@@ -18,6 +18,14 @@ from .config import seconds_problem
 ERROR_PREFIX = "wasmcache: error: "
 
 
+def error_line(message: str) -> str:
+    """``wasmcache: error: MESSAGE`` as one line whatever the message quotes: a line break or
+    other control character a user typed (a URL with a NEL, say) is shown escaped."""
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                    for ch in message)
+    return ERROR_PREFIX + shown
+
+
 class OneLineErrors(click.Group):
     """A group whose usage errors (bad flag or value, missing argument, unknown command) are
     one line on stderr and exit 2, like every other mistake of the ``wasmcache`` command."""
@@ -31,7 +39,7 @@ class OneLineErrors(click.Group):
             if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
                 exc.show()  # `wasmcache` or `wasmcache config` alone: the help, as click does
             else:
-                click.echo(ERROR_PREFIX + one_line(exc), err=True)
+                click.echo(error_line(one_line(exc)), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -41,10 +49,10 @@ class OneLineErrors(click.Group):
 
 def one_line(exc: click.ClickException) -> str:
     """Click's message on one line, with where to find help for a usage error."""
-    message = " ".join(exc.format_message().split())
-    ctx = getattr(exc, "ctx", None)
-    if isinstance(exc, click.UsageError) and ctx is not None:
-        message += f" (see `{ctx.command_path} --help`)"
+    message = exc.format_message().replace("\n", " ")
+    if isinstance(exc, click.UsageError):
+        ctx = getattr(exc, "ctx", None)
+        message += f" (see `{ctx.command_path if ctx is not None else 'wasmcache'} --help`)"
     return message
 
 

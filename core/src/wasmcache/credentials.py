@@ -142,8 +142,9 @@ def mask_url(url: str) -> str:
     """The URL with its password, and the values of secret query options, replaced by ***
     (for messages and `config show`; generous rather than exact, see `_masked_span`)."""
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
+    if not sep:  # not a URL at all; mask what looks like a forgotten scheme's ":password@"
+        span = _masked_span(url)
+        return url if span is None else url[:span[0]] + MASK + url[span[1]:]
     span = _masked_span(rest)
     if span is not None:
         rest = rest[:span[0]] + MASK + rest[span[1]:]
@@ -160,7 +161,8 @@ def mask_url(url: str) -> str:
 
 def secrets_of(url: str) -> list[str]:
     """The secrets `url` holds (its password, secret query values), raw and percent-decoded."""
-    rest = url.partition("://")[2]
+    scheme, sep, rest = url.partition("://")
+    rest = rest if sep else scheme
     found = []
     span = _masked_span(rest)
     if span is not None:

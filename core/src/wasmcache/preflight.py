@@ -40,7 +40,7 @@ def check_backend(backend: Backend) -> bool:
         check()
     except BackendUnavailable as exc:
         log.warning("the backend cannot be reached now (%s); the guest's calls answer "
-                    "`unavailable` until it is back", exc)
+                    "`unavailable` until it is back", _one_line(str(exc)))
         return False
     except BackendMisconfigured:
         raise

@@ -174,6 +174,9 @@ def _check_common(redis_url: str) -> dict[str, Any]:
         if name in REFUSED_OPTIONS:
             raise WasmcacheError(f"Redis URL option {name!r} is not supported: wasmcache "
                                  "stores and returns raw bytes")
+    port = kwargs.get("port")
+    if port is not None and not 0 < int(port) < 65536:
+        raise WasmcacheError(f"bad Redis URL: port {port} is not 1-65535")
     if parts.scheme != "unix" and not DATABASE_PATH.fullmatch(parts.path):
         # redis-py would silently ignore a path that is not a number and use database 0
         raise WasmcacheError(f"Redis URL path {parts.path!r} is not a database number: use "

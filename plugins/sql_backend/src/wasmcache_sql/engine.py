@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SAWarning
 from wasmcache import WasmcacheError
 
 from .options import SqlOptions
@@ -40,7 +42,14 @@ def make_engine(url: URL, options: SqlOptions) -> Engine:
         # Our own connections never cross threads unguarded: the pool hands each one out once.
         connect_args["check_same_thread"] = False
     try:
-        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        with warnings.catch_warnings():
+            # e.g. "Query string argument(s) ... are not accepted by the pysqlite driver and
+            # are being ignored": an option the user meant is not ignored silently here
+            warnings.simplefilter("error", SAWarning)
+            engine = create_engine(url, connect_args=connect_args, **kwargs)
+    except SAWarning as warning:
+        said = " ".join(str(warning).split(" (Background on")[0].split())
+        raise WasmcacheError(f"SQL backend URL: {said}") from None
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get(options.family)
         hint = f": install it with `pip install 'wasmcache-sql[{extra}]'`" if extra else ""

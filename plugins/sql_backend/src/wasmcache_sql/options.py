@@ -81,8 +81,14 @@ def parse_url(url: str) -> tuple[URL, SqlOptions]:
 
     try:
         sa_url = make_url(url)
-    except ArgumentError as exc:
-        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: {exc}") from None
+        port = sa_url.port
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        reason = "its host or port cannot be read" if isinstance(exc, ValueError) else \
+            "SQLAlchemy cannot parse it"
+        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: {reason}") from None
+    if port is not None and not 0 < port < 65536:
+        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: port {port} is not "
+                             "1-65535")
     family = family_of(sa_url.drivername)
     if family is None:
         served = ", ".join(s for group in SCHEMES.values() for s in group)
