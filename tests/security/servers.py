@@ -250,8 +250,10 @@ class FailoverCluster:
         return f"redis+cluster://127.0.0.1:{first}" + query(**options) + nodes
 
     def master_of(self, key: bytes) -> RedisProcess:
-        """The node that serves `key`'s slot now."""
-        with redis.cluster.RedisCluster(host="127.0.0.1", port=self.nodes[0].port) as client:
+        """The node that serves `key`'s slot now (asking the nodes that are running)."""
+        alive = [redis.cluster.ClusterNode("127.0.0.1", node.port) for node in self.nodes
+                 if node.process is not None]
+        with redis.cluster.RedisCluster(startup_nodes=alive) as client:
             port = client.get_node_from_key(key).port
         return next(node for node in self.nodes if node.port == port)
 
