@@ -2,16 +2,21 @@
 
 One test walks every refusal and failure path there is (cases.py, bad URLs, password sources
 that are missing, `config show`, `config check --connect`, `--stats`, guest calls failing at
-run time), each with a recognisable password and with debug logging on (``-vv``: the libraries'
-own log lines too), and searches stdout and stderr for the passwords (raw and percent-encoded)
-and for the private keys' contents.
+run time), each with a recognisable password, and searches everything printed for the
+passwords (raw and percent-encoded) and for the private keys' contents: the command's stdout
+and stderr, the guest's own output (file descriptors 1 and 2) and every log record at DEBUG
+level, the libraries' included (what ``-vv`` prints). The command runs in-process (click's
+CliRunner), one `main` per path, so the walk takes seconds, not minutes.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from wasmcache.cli import main
 from wasmcache.testing.contract import unique_namespace
 from wasmcache.testing.tls import TestPki
 
@@ -33,14 +38,25 @@ def _key_material(pki: TestPki) -> list[str]:
     return lines
 
 
-def test_no_secret_in_any_output(request: pytest.FixtureRequest, hello_guest: Path, run_cli,  # type: ignore[no-untyped-def]
-                                 tmp_path: Path, wasmcache_test_pki: TestPki, tls_redis) -> None:
+def test_no_secret_in_any_output(request: pytest.FixtureRequest, hello_guest: Path,  # type: ignore[no-untyped-def]
+                                 tmp_path: Path, wasmcache_test_pki: TestPki, tls_redis,
+                                 monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+                                 caplog: pytest.LogCaptureFixture) -> None:
     pki = wasmcache_test_pki
     outputs: list[tuple[str, str]] = []  # (what ran, everything it printed)
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.DEBUG)
 
     def run(label: str, *args: str, env: dict[str, str] | None = None) -> None:
-        done = run_cli("-vv", *args, env=env, cwd=tmp_path)
-        outputs.append((label, done.stdout + done.stderr))
+        caplog.clear()
+        capfd.readouterr()
+        done = CliRunner().invoke(main, ["-vv", *args],
+                                  env={"WASMCACHE_BACKEND": None, **(env or {})})
+        assert done.exception is None or isinstance(done.exception, SystemExit), \
+            (label, done.exception)
+        guest = capfd.readouterr()
+        outputs.append((label, "\n".join((done.stdout, done.stderr, guest.out, guest.err,
+                                          caplog.text))))
 
     guest = str(hello_guest)
     # every misconfiguration and outage, with the statistics printed at the end; the config

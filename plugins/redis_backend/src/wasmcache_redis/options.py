@@ -29,7 +29,7 @@ redis-py options, with this plugin's defaults where it sets one:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from wasmcache import WasmcacheError
@@ -48,8 +48,8 @@ OWN_OPTIONS = ("prefix", "hash_tag", "retries", "node")
 class RedisOptions:
     """One parsed URL: the URL for redis-py and the options this plugin handles itself."""
 
-    redis_url: str
-    cluster: bool
+    redis_url: str = field(repr=False)  # holds the password: never in a repr or a log line
+    cluster: bool = False
     prefix: bytes = DEFAULT_PREFIX
     hash_tag: bool = True
     retries: int = 0
