@@ -49,7 +49,7 @@ class RedisOptions:
     """One parsed URL: the URL for redis-py and the options this plugin handles itself."""
 
     redis_url: str = field(repr=False)  # holds the password: never in a repr or a log line
-    cluster: bool = False
+    cluster: bool
     prefix: bytes = DEFAULT_PREFIX
     hash_tag: bool = True
     retries: int = 0
