@@ -9,10 +9,11 @@ for the session summary (the table of docs/hostile-inputs.md).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
-from wasmcache import BackendMisconfigured, open_backend, run_guest
+from wasmcache import BackendMisconfigured, check_backend, open_backend, run_guest
 from wasmcache.testing.contract import unique_namespace
 from wasmcache.testing.hardening import report
 
@@ -83,3 +84,26 @@ def test_embedders_get_the_same_check(tls_redis, wat_guest) -> None:  # type: ig
         run_guest(wat_guest("err"), url)
     backend = open_backend(tls_redis.tls_url(), check=True)
     backend.close()
+
+
+@pytest.mark.parametrize("url", [
+    "redis://127.0.0.1:{port}/0?socket_connect_timeout=1&socket_timeout=1",
+    "rediss://127.0.0.1:{port}/0?socket_connect_timeout=1&socket_timeout=1",
+    "redis+cluster://127.0.0.1:{port}?socket_connect_timeout=1&socket_timeout=1",
+    "postgresql+psycopg://u@127.0.0.1:{port}/db?connect_timeout=2",
+    "mysql+pymysql://u@127.0.0.1:{port}/db?connect_timeout=1&io_timeout=1",
+], ids=["redis", "rediss", "redis-cluster", "postgresql", "mariadb"])
+def test_a_server_that_never_answers_is_unreachable_not_misconfigured(
+        url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A listener that accepts TCP and never speaks (a hung server): the check times out and
+    says `unavailable` (one warning), it does not refuse the run."""
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)
+        backend = open_backend(url.format(port=mute.getsockname()[1]))
+        try:
+            assert check_backend(backend) is False
+        finally:
+            backend.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wasmcache.preflight"]
+    assert len(warnings) == 1 and "cannot be reached now" in warnings[0], warnings

@@ -58,6 +58,7 @@ def open_sql(url: str) -> SqlBackend:
         backend.check()
     except BackendUnavailable as exc:
         log.debug("%s is unreachable for now (%s); will retry on each call", mask_url(url), exc)
+        backend.outage_at_open = exc
     except BaseException:
         backend.close()
         raise

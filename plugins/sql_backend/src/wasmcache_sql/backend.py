@@ -91,6 +91,9 @@ class SqlBackend(SqlCapabilities):
         self._kept: set[Connection] = set()  # every thread's, for close()
         self._kept_lock = threading.Lock()
         self._pid = _getpid()
+        #: the outage the opener's contact met, handed to the first `check` (which would
+        #: otherwise wait for the same timeout again right after it)
+        self.outage_at_open: BackendUnavailable | None = None
 
     # --- the Backend protocol -------------------------------------------------------------
     def get(self, namespace: str, key: bytes) -> bytes | None:

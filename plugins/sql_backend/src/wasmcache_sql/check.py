@@ -32,6 +32,9 @@ FAMILY_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": 
 def check(backend: SqlBackend) -> None:
     """Raise `BackendMisconfigured` or `BackendUnavailable` unless the database answers and
     the tables are there (created now if they were not)."""
+    outage, backend.outage_at_open = backend.outage_at_open, None
+    if outage is not None:  # the opener just tried: report that, do not wait twice
+        raise outage
     try:
         with translated():
             if backend._ready:
