@@ -68,6 +68,24 @@ def query(**options: object) -> str:
     return "?" + "&".join(pairs) if pairs else ""
 
 
+class Presenting:
+    """`presenting(pair)`: serve another certificate for a while; `_present` installs the
+    files and makes the server read them again."""
+
+    pki: TestPki
+
+    def _present(self, pair: KeyPair) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def presenting(self, pair: KeyPair) -> Iterator[None]:
+        self._present(pair)
+        try:
+            yield
+        finally:
+            self._present(self.pki.server)
+
+
 # --- Redis ------------------------------------------------------------------------------------
 def _tls_args(pki: TestPki, port: int, client_certs: bool) -> list[str]:
     return ["--port", "0", "--tls-port", str(port),
@@ -84,7 +102,7 @@ def _tls_client(pki: TestPki, client_certs: bool) -> dict[str, object]:
     return client
 
 
-class TlsRedis:
+class TlsRedis(Presenting):
     """A redis-server that speaks TLS only and requires `PASSWORD` (and the ACL user
     `ACL_USER`); with `client_certs`, also a client certificate signed by the test CA."""
 
@@ -128,16 +146,9 @@ class TlsRedis:
             ssl_certfile=self.pki.client.cert if use_cert else None,
             ssl_keyfile=self.pki.client.key if use_cert else None, **options))
 
-    @contextmanager
-    def presenting(self, pair: KeyPair) -> Iterator[None]:
+    def _present(self, pair: KeyPair) -> None:
         with self.admin() as admin:
             admin.config_set("tls-cert-file", str(pair.cert), "tls-key-file", str(pair.key))
-        try:
-            yield
-        finally:
-            with self.admin() as admin:
-                admin.config_set("tls-cert-file", str(self.pki.server.cert),
-                                 "tls-key-file", str(self.pki.server.key))
 
 
 def _wait_cluster_ok(clients: list[redis.Redis], what: str, timeout: float = 60) -> None:
@@ -258,8 +269,8 @@ class FailoverCluster:
         return next(node for node in self.nodes if node.port == port)
 
 
-# --- PostgreSQL -------------------------------------------------------------------------------
-class TlsPostgres(sql_helpers.PrivatePostgres):  # type: ignore[misc, name-defined]
+# --- PostgreSQL and MariaDB ------------------------------------------------------------------
+class TlsPostgres(Presenting, sql_helpers.PrivatePostgres):  # type: ignore[misc, name-defined]
     """PostgreSQL with ssl=on and a pg_hba.conf that takes TLS only, with scram-sha-256
     passwords; database `PG_CERT_DB` also requires a client certificate (verify-full)."""
 
@@ -316,14 +327,6 @@ class TlsPostgres(sql_helpers.PrivatePostgres):  # type: ignore[misc, name-defin
             sslcert=self.pki.client.cert if client_cert else None,
             sslkey=self.pki.client.key if client_cert else None, **options))
 
-    @contextmanager
-    def presenting(self, pair: KeyPair) -> Iterator[None]:
-        self._present(pair)
-        try:
-            yield
-        finally:
-            self._present(self.pki.server)
-
     def _present(self, pair: KeyPair) -> None:
         self.pki.install(pair, self.tls, owner=self._owner())
         engine = self._admin()
@@ -334,8 +337,7 @@ class TlsPostgres(sql_helpers.PrivatePostgres):  # type: ignore[misc, name-defin
             engine.dispose()
 
 
-# --- MariaDB ----------------------------------------------------------------------------------
-class TlsMariadb(sql_helpers.PrivateMariadb):  # type: ignore[misc, name-defined]
+class TlsMariadb(Presenting, sql_helpers.PrivateMariadb):  # type: ignore[misc, name-defined]
     """MariaDB with TLS: `CLIENT_NAME` REQUIRE SSL, `X509_USER` REQUIRE X509 (a client
     certificate signed by the test CA), `NO_PERM_USER` may only SELECT."""
 
@@ -375,14 +377,6 @@ class TlsMariadb(sql_helpers.PrivateMariadb):  # type: ignore[misc, name-defined
             ssl_ca=(ca or self.pki.ca) if tls else None,
             ssl_cert=self.pki.client.cert if client_cert else None,
             ssl_key=self.pki.client.key if client_cert else None, **options))
-
-    @contextmanager
-    def presenting(self, pair: KeyPair) -> Iterator[None]:
-        self._present(pair)
-        try:
-            yield
-        finally:
-            self._present(self.pki.server)
 
     def _present(self, pair: KeyPair) -> None:
         self.pki.install(pair, self.tls, owner="mysql" if os.geteuid() == 0 else None)

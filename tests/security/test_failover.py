@@ -15,10 +15,8 @@ assert a number.
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,13 +28,17 @@ from wasmcache.testing.hardening import report
 from wasmcache_redis import redis_key
 from wasmcache_redis.options import DEFAULT_PREFIX
 
-from .servers import ROOT, FailoverCluster
+from .servers import ROOT, FailoverCluster, _load
+
+# the fault tests' line reader and waiter: (time, line) pairs, "count consecutive lines ending
+# with ..." within a deadline (a liveness bound, not a speed claim: the gap is reported)
+_faults = _load("_security_fault_helpers", ROOT / "tests/test_hardening_faults.py")
+_lines, _until = _faults._lines, _faults._until
 
 sys.path.insert(0, str(ROOT / "examples"))
 from build import build_guest  # noqa: E402
 
 WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
-Line = tuple[float, str | None]
 
 
 @pytest.fixture
@@ -46,38 +48,6 @@ def failover_cluster(tmp_path: Path) -> Iterator[FailoverCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def _lines(stream: object) -> queue.Queue[Line]:
-    """(monotonic time, line) pairs read by a thread; None at the end."""
-    lines: queue.Queue[Line] = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for line in stream:  # type: ignore[attr-defined]
-                lines.put((time.monotonic(), line.rstrip("\n")))
-        except ValueError:  # the pipe was closed: the guest has ended
-            pass
-        lines.put((time.monotonic(), None))
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _until(lines: queue.Queue[Line], ending: str, seen: list[tuple[float, str]], count: int,
-           timeout: float = 60) -> None:
-    """Read until `count` consecutive call lines end with `ending` (a liveness bound, not a
-    speed claim: the gap itself is reported, not asserted)."""
-    deadline, run = time.monotonic() + timeout, 0
-    while run < count:
-        try:
-            at, line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"no {count} x {ending!r} in {timeout} s: {seen[-6:]}") from None
-        if line is None:
-            raise AssertionError(f"the guest ended before {count} x {ending!r}: {seen[-6:]}")
-        seen.append((at, line))
-        run = run + 1 if line.endswith(ending) else 0
 
 
 @pytest.mark.slow

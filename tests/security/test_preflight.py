@@ -18,7 +18,7 @@ from wasmcache.testing.contract import unique_namespace
 from wasmcache.testing.hardening import report
 
 from .cases import MISCONFIGURED, UNREACHABLE, Case, arranged, one_error_line
-from .servers import WRONG_QUOTED
+from .servers import PASSWORD, WRONG_QUOTED, redis_helpers
 
 
 @pytest.mark.parametrize("case", MISCONFIGURED, ids=lambda case: case.id)
@@ -52,7 +52,6 @@ def test_config_check_connect(tls_redis, tmp_path: Path, run_cli) -> None:  # ty
     """`config check --connect`: 0 and `ok` as configured, 2 and one line when misconfigured,
     1 when unreachable now; the password comes from a file, as an operator would keep it."""
     secret = tmp_path / "redis-password"
-    from .servers import PASSWORD
     secret.write_text(PASSWORD + "\n")
     config = tmp_path / "wasmcache.toml"
 
@@ -68,8 +67,7 @@ def test_config_check_connect(tls_redis, tmp_path: Path, run_cli) -> None:  # ty
     code, out, err = check(tls_redis.tls_url(password=None, db=99))
     assert code == 2 and out == "", err
     assert "no database 99" in one_error_line(err)
-    code, out, err = check(f"rediss://127.0.0.1:{tls_redis.port + 0}/0".replace(
-        str(tls_redis.port), "1"))
+    code, out, err = check(f"rediss://127.0.0.1:{redis_helpers.free_port()}/0")
     assert code == 1, err
     assert out.rstrip().endswith(": unreachable now"), out
     assert err.startswith("wasmcache: WARNING: the backend cannot be reached now"), err
