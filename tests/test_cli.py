@@ -55,7 +55,7 @@ def test_version_lists_core(run_cli) -> None:
 def test_help_on_every_command(run_cli, args: list[str]) -> None:
     result = run_cli(*args, "--help")
     assert result.returncode == 0
-    assert "Usage: wasmcache" in result.stdout
+    assert "usage: wasmcache" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -148,9 +148,8 @@ def test_wasmcache_register_backends_is_called_for_an_entry_point_plugin(
 # --- listing imports no backend library --------------------------------------------------------
 LIST_AND_REPORT_IMPORTS = """
 import sys
-from click.testing import CliRunner
-from wasmcache.cli import main
-result = CliRunner().invoke(main, ["backends"])
+from wasmcache.testing.cli import invoke
+result = invoke(["backends"])
 assert result.exit_code == 0, result.output
 print(" ".join(sorted(name for name in ("redis", "sqlalchemy", "diskcache", "psycopg", "pymysql")
                       if name in sys.modules)) or "none")

@@ -1,8 +1,9 @@
-"""What `wasmcache run` does at start: only what the run needs, and the same as click would.
+"""What `wasmcache run` does at start: only what the run needs.
 
-A plain ``run`` line is parsed without click (wasmcache.console); these tests hold both parsers
-to the same outcome, check what a run of a guest that uses nothing imports, and check when the
-compile cache trusts a guest file without reading it (its source record).
+The command line is argparse; these tests pin how it reads a `run` line (where the guest's own
+argv starts, `--`, short forms, bad values as one line), check what a run of a guest that uses
+nothing imports, and check when the compile cache trusts a guest file without reading it (its
+source record).
 """
 
 from __future__ import annotations
@@ -17,59 +18,60 @@ from pathlib import Path
 import pytest
 from wasmcache import Guest, WasmcacheError
 from wasmcache.compile_cache import RACY_SECONDS, recorded_artefact
-from wasmcache.console import parse_run
 from wasmcache.runner import ENGINE_KEY, load_guest, make_engine
+from wasmcache.testing.cli import invoke
 
 WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
 WatGuest = Callable[[str], Path]
-CLICK_MAIN = "import sys; from wasmcache.cli import main; sys.argv[0] = 'wasmcache'; main()"
 
 
-def _both(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], ...]:
-    """The same command line through the console script and through click alone."""
-    env = {k: v for k, v in os.environ.items() if k != "WASMCACHE_BACKEND"}
-    return tuple(subprocess.run(command + args, cwd=cwd, env=env, capture_output=True,
-                                text=True, timeout=120)
-                 for command in ([WASMCACHE], [sys.executable, "-c", CLICK_MAIN]))
-
-
-@pytest.mark.parametrize("line", [
-    ["run", "-b", "memory://", "{visits}"],
-    ["-v", "run", "--backend=memory://", "--namespace", "n1", "{visits}", "extra", "--stats"],
-    ["-vv", "run", "-b", "memory://", "--timeout", "30", "--max-memory", "64MiB", "{visits}"],
-    ["run", "-bmemory://", "{visits}"],  # click's own short form: handed to click
-    ["run", "-b", "memory://", "--", "{visits}"],
-    ["run", "-b", "memory://", "--timeout", "0", "{visits}"],
-    ["run", "-b", "memory://", "--timeout", "nan", "{visits}"],
-    ["run", "-b", "memory://", "--timeout", "soon", "{visits}"],
-    ["run", "-b", "memory://", "--config", ".", "{visits}"],
-    ["run", "-b", "memory://", "--max-memory", "lots", "{visits}"],
-    ["run", "-b", "memory://", "--unknown", "{visits}"],
-    ["run", "-b"],
-    ["run"],
-    ["run", "--help"],
-    ["--verbose", "run", "-b", "foo://x", "{visits}"],
-    ["run", "-b", "memory://", "{missing}"],
-    ["run", "-b", "memory://", "--stats=yes", "{visits}"],
+@pytest.mark.parametrize(("line", "guest_argv"), [
+    (["run", "-b", "memory://", "g.wasm", "a", "-b", "x", "--stats"], ["a", "-b", "x", "--stats"]),
+    (["-v", "run", "--backend=memory://", "--namespace", "n1", "g.wasm", "extra"], ["extra"]),
+    (["run", "-bmemory://", "--stats", "g.wasm"], []),
+    (["run", "-b", "memory://", "--", "g.wasm", "--", "y"], ["--", "y"]),
+    (["run", "--", "-g.wasm"], []),
 ])
-def test_the_fast_parser_and_click_agree(line: list[str], wat_guest: WatGuest,
-                                         tmp_path: Path) -> None:
-    names = {"visits": str(wat_guest("visits")), "missing": str(tmp_path / "missing.wasm")}
+def test_everything_after_the_guest_is_its_own(line: list[str], guest_argv: list[str]) -> None:
+    from wasmcache.cli import build_parser, guest_and_argv
+
+    flags = build_parser().parse_args(line)
+    assert guest_and_argv(flags)[1] == guest_argv
+
+
+@pytest.mark.parametrize(("line", "code", "words"), [
+    (["run", "-b", "memory://", "{echo}", "a", "-b", "x", "--stats"], 0, ""),
+    (["run", "-bmemory://", "{echo}"], 0, ""),
+    (["run", "-b", "memory://", "--timeout", "0", "{echo}"], 2,
+     "argument --timeout: expected a positive number of seconds, got 0.0"),
+    (["run", "-b", "memory://", "--timeout", "nan", "{echo}"], 2, "got nan"),
+    (["run", "-b", "memory://", "--timeout", "soon", "{echo}"], 2,
+     "'soon' is not a number of seconds"),
+    (["run", "-b", "memory://", "--config", ".", "{echo}"], 2, "is a directory, not a file"),
+    (["run", "-b", "memory://", "--max-memory", "lots", "{echo}"], 2, "invalid size 'lots'"),
+    (["run", "-b", "memory://", "--unknown", "{echo}"], 2, "unrecognized arguments: --unknown"),
+    (["run", "--back", "memory://", "{echo}"], 2, "unrecognized arguments: --back"),
+    (["run", "-b"], 2, "argument -b/--backend: expected one argument"),
+    (["run"], 2, "the following arguments are required: GUEST.wasm"),
+    (["run", "-b", "memory://", "--"], 2, "the following arguments are required: GUEST.wasm"),
+    (["run", "-b", "memory://", "--stats=yes", "{echo}"], 2, "argument --stats"),
+    (["--verbose", "run", "-b", "foo://x", "{echo}"], 2, "unknown backend scheme 'foo'"),
+    (["run", "-b", "memory://", "{missing}"], 2, "cannot read guest"),
+])
+def test_how_a_run_line_is_read(line: list[str], code: int, words: str, wat_guest: WatGuest,
+                                tmp_path: Path) -> None:
+    """A good line runs the guest; a mistake is one line, exit 2, and names where help is."""
+    names = {"echo": str(wat_guest("echo")), "missing": str(tmp_path / "missing.wasm")}
     args = [arg.format(**names) for arg in line]
-    fast, click = _both(args, tmp_path)
-    assert (fast.returncode, fast.stdout, fast.stderr) == \
-        (click.returncode, click.stdout, click.stderr)
-
-
-def test_the_fast_parser_takes_plain_run_lines_only() -> None:
-    request = parse_run(["-vv", "run", "-b", "memory://", "--timeout=2.5", "--stats", "g.wasm",
-                         "-b", "x"])
-    assert request is not None
-    assert (request.verbose, request.backend, request.timeout, request.stats, request.guest,
-            request.args) == (2, "memory://", 2.5, True, "g.wasm", ("-b", "x"))
-    for other in (["--version"], ["backends"], ["run", "--help", "g.wasm"], ["run", "-b"],
-                  ["config", "show"], ["run", "--timeout", "-1", "g.wasm"], []):
-        assert parse_run(other) is None, other
+    result = invoke(args, env={"WASMCACHE_BACKEND": None})
+    assert result.exception is None, result.exception
+    assert result.exit_code == code, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("wasmcache: error:")]
+    if code == 2:
+        assert len(errors) == 1 and words in errors[0], result.stderr
+        assert result.stderr.splitlines()[-1] == errors[0]
+    else:
+        assert errors == []
 
 
 NEEDLESS = ("click", "importlib.metadata", "pluggy", "platformdirs", "tomllib", "hashlib",

@@ -83,7 +83,7 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
     assert set(wheels) == {"wasmcache", "wasmcache_jsonfile"}, wheels
     report = work / "pip-report.json"
     # Both wheels by file name: pip cannot take either from an index or from the source tree;
-    # wasmtime, pluggy, click, platformdirs and pytest come from the package index.
+    # wasmtime, pluggy, platformdirs and pytest come from the package index.
     _check(box.run(str(box.bin / "python"), "-m", "pip", "install", "-q",
                    "--disable-pip-version-check", "--report", str(report),
                    str(wheels["wasmcache"]), f"{wheels['wasmcache_jsonfile']}[test]"))

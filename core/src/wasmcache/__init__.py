@@ -16,13 +16,20 @@ from .lazy import lazy_exports
 if TYPE_CHECKING:
     from .backend import Backend, BackendSpec, StoreDescription, storage_key
     from .buckets import Bucket
-    from .errors import BackendUnavailable, BadRequest, CacheError, WasmcacheError
+    from .errors import (
+        BackendMisconfigured,
+        BackendUnavailable,
+        BadRequest,
+        CacheError,
+        WasmcacheError,
+    )
     from .guest import Guest, RunResult
     from .hookspecs import hookimpl
     from .keyvalue import KeyValueHost, add_keyvalue_to_linker
     from .limits import MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits, validate_namespace
     from .linker import add_to_linker
     from .plugins import open_backend
+    from .preflight import check_backend
     from .runner import GuestOptions, GuestTimeout, GuestTrap, load_guest, run_guest
     from .session import GuestSession
     from .wire.cache import CACHE_INTERFACE
@@ -31,7 +38,8 @@ _EXPORTS = {
     "Backend": ".backend", "BackendSpec": ".backend", "StoreDescription": ".backend",
     "storage_key": ".backend",
     "Bucket": ".buckets",
-    "BackendUnavailable": ".errors", "BadRequest": ".errors", "CacheError": ".errors",
+    "BackendMisconfigured": ".errors", "BackendUnavailable": ".errors", "BadRequest": ".errors",
+    "CacheError": ".errors",
     "WasmcacheError": ".errors",
     "Guest": ".guest", "RunResult": ".guest",
     "hookimpl": ".hookspecs",
@@ -40,6 +48,7 @@ _EXPORTS = {
     "validate_namespace": ".limits",
     "add_to_linker": ".linker",
     "open_backend": ".plugins",
+    "check_backend": ".preflight",
     "GuestOptions": ".runner", "GuestTimeout": ".runner", "GuestTrap": ".runner",
     "load_guest": ".runner", "run_guest": ".runner",
     "GuestSession": ".session",
@@ -49,6 +58,7 @@ __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = [
     "Backend",
+    "BackendMisconfigured",
     "BackendSpec",
     "BackendUnavailable",
     "BadRequest",
@@ -69,6 +79,7 @@ __all__ = [
     "WasmcacheError",
     "add_keyvalue_to_linker",
     "add_to_linker",
+    "check_backend",
     "hookimpl",
     "load_guest",
     "open_backend",

@@ -22,11 +22,11 @@ class Backend(Protocol):
     `internal` error for the guest.
 
     Optional capabilities, used when the backend has the method (docs/backends.md, section 5)
-    and declared in `BackendSpec.capabilities`: ``usage(namespace) -> (keys, bytes)`` for
-    quotas, for wasi:keyvalue ``increment``, ``compare_and_swap``, ``get_many``,
-    ``set_many``, ``delete_many`` and ``list_keys`` (signatures and the core's generic
-    fallbacks in `wasmcache.capabilities`), and ``describe() -> StoreDescription`` for
-    telemetry.
+    and declared in `BackendSpec.capabilities`: ``check()`` to contact the store once before a
+    guest runs (`wasmcache.preflight`), ``usage(namespace) -> (keys, bytes)`` for quotas, for
+    wasi:keyvalue ``increment``, ``compare_and_swap``, ``get_many``, ``set_many``,
+    ``delete_many`` and ``list_keys`` (signatures and the core's generic fallbacks in
+    `wasmcache.capabilities`), and ``describe() -> StoreDescription`` for telemetry.
     """
 
     def get(self, namespace: str, key: bytes) -> bytes | None:
@@ -86,10 +86,13 @@ class BackendSpec:
     :param description: one line shown by ``wasmcache backends``.
     :param example: an example URL shown by ``wasmcache backends``.
     :param capabilities: the optional methods the opened backend has, in the vocabulary of
-        `wasmcache.capabilities.CAPABILITIES` (``usage``, ``increment``, ``compare_and_swap``,
-        ``get_many``, ``set_many``, ``delete_many``, ``list_keys``, ``describe``); listed by
-        ``wasmcache backends`` without opening (or importing) the backend, and checked against
-        the opened backend by the contract suite.
+        `wasmcache.capabilities.CAPABILITIES` (``check``, ``usage``, ``increment``,
+        ``compare_and_swap``, ``get_many``, ``set_many``, ``delete_many``, ``list_keys``,
+        ``describe``); listed by ``wasmcache backends`` without opening (or importing) the
+        backend, and checked against the opened backend by the contract suite.
+    :param accepts_password: the URL's userinfo carries a password
+        (``scheme://user:password@host``), so ``backend_password_file`` may supply it
+        (`wasmcache.credentials`); False refuses a configured password for these schemes.
     """
 
     schemes: tuple[str, ...]
@@ -97,3 +100,4 @@ class BackendSpec:
     description: str = ""
     example: str = ""
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+    accepts_password: bool = False

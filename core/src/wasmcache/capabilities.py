@@ -3,6 +3,9 @@
 A backend offers a capability by having the method (see docs/backends.md, section 5), and says
 so where it registers (`BackendSpec.capabilities`, so listing backends imports none of them):
 
+    check() -> None                                  contact the store once before a guest runs:
+                                                     BackendMisconfigured / BackendUnavailable
+                                                     (wasmcache.preflight)
     usage(namespace) -> (keys, bytes)                what a namespace holds (quotas)
     increment(namespace, key, delta) -> int          atomic add to a decimal integer value
     compare_and_swap(namespace, key, expected, new) -> bool
@@ -41,7 +44,7 @@ from .backend import Backend
 KEYVALUE_CAPABILITIES = ("increment", "compare_and_swap", "get_many", "set_many", "delete_many",
                          "list_keys")
 #: Every word `BackendSpec.capabilities` may hold: the optional methods a backend may have.
-CAPABILITIES = ("usage", *KEYVALUE_CAPABILITIES, "describe")
+CAPABILITIES = ("check", "usage", *KEYVALUE_CAPABILITIES, "describe")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(rb"-?(0|[1-9][0-9]{0,18})")
 _process_lock = threading.Lock()
@@ -80,8 +83,9 @@ def native_capabilities(backend: object) -> tuple[str, ...]:
 
 
 #: Short names for the CAPABILITIES column of `wasmcache backends`.
-SHORT_NAMES = {"usage": "usage", "increment": "incr", "compare_and_swap": "cas",
-               "get_many": "mget", "set_many": "mset", "delete_many": "mdel", "list_keys": "list"}
+SHORT_NAMES = {"check": "check", "usage": "usage", "increment": "incr",
+               "compare_and_swap": "cas", "get_many": "mget", "set_many": "mset",
+               "delete_many": "mdel", "list_keys": "list", "describe": "describe"}
 
 
 class KeyValueOps:

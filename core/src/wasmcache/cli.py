@@ -1,132 +1,313 @@
-"""The ``wasmcache`` command line."""
+"""The ``wasmcache`` command line: one argparse parser for every command.
+
+A guest started from a shell or a script pays the host's start-up every time, so the command
+line is built on the standard library's argparse (a few milliseconds to import, where click
+took a third of the start-up budget) and each command imports only what it uses: ``run`` finds
+its backend's plugin through `plugin_index` without loading the others, and an unchanged guest
+is not hashed again (compile_cache). A mistake on the command line is one line,
+``wasmcache: error: ...``, and exit 2, like every other mistake (README, exit statuses).
+"""
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
+import argparse
+import os
 import sys
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
-
-from .capabilities import SHORT_NAMES
-from .config import load_config
-from .console import (
-    EXIT_USAGE,
-    RUN_FLAGS,
-    Flag,
-    RunRequest,
-    configure_logging,
-    effective,
-    execute,
-)
 from .errors import WasmcacheError
-from .plugins import get_registry, mask_url
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .runner import GuestOptions
+
+EXIT_USAGE = 2  # bad flags, config, guest file or backend URL
+EXIT_TRAP = 3  # the guest trapped or was stopped
+LOG_FORMAT = "wasmcache: %(levelname)s: %(message)s"
+ERROR_PREFIX = "wasmcache: error: "
+
+
+def error_line(message: str) -> str:
+    """``wasmcache: error: MESSAGE`` as one line whatever the message quotes: a line break or
+    other control character a user typed (a URL with a NEL, say) is shown escaped."""
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                    for ch in message)
+    return ERROR_PREFIX + shown
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"wasmcache: error: {message}", err=True)
+    print(error_line(message), file=sys.stderr, flush=True)
     sys.exit(code)
 
 
-def _version_text() -> str:
-    registry = get_registry()
-    lines = [f"wasmcache {importlib.metadata.version('wasmcache')}"]
-    seen = set()
-    for _name, dist, version in registry.plugins():
-        if dist != "wasmcache" and dist not in seen:
-            seen.add(dist)
-            lines.append(f"{dist} {version}")
-    return "\n".join(lines)
+# --- the parser ---------------------------------------------------------------------------
 
 
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(_version_text())
-        ctx.exit()
+class _Parser(argparse.ArgumentParser):
+    """argparse with the README's promise: a usage mistake is one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see `{self.prog} --help`)")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_print_version, help="Show the core and every backend's version.")
-@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """wasmcache: a cache host for WebAssembly components."""
-    configure_logging(verbose)
+def _seconds(text: str) -> float:
+    """A finite, positive number of seconds (`wasmcache.config.seconds_problem`)."""
+    from .config import seconds_problem
 
-
-def _click_option(flag: Flag):  # type: ignore[no-untyped-def]
-    if flag.kind == "flag":
-        return click.option(*flag.names, flag.dest, is_flag=True, help=flag.help)
-    kind = {"seconds": click.FloatRange(min=0, min_open=True),
-            "file": click.Path(dir_okay=False),
-            "files": click.Path(dir_okay=False)}.get(flag.kind)
-    return click.option(*flag.names, flag.dest, type=kind, metavar=flag.metavar, help=flag.help,
-                        multiple=flag.kind == "files")
-
-
-def run_options(func, run_only: bool = False):  # type: ignore[no-untyped-def]
-    """The options of `wasmcache run` (all, with run_only) or `config show`, from RUN_FLAGS."""
-    for flag in reversed(RUN_FLAGS):
-        if run_only or not flag.run_only:
-            func = _click_option(flag)(func)
-    return func
-
-
-@main.command(context_settings={"ignore_unknown_options": True,
-                                "allow_interspersed_args": False})
-@functools.partial(run_options, run_only=True)
-@click.argument("guest", metavar="GUEST.wasm")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def run(ctx: click.Context, guest: str, args: tuple[str, ...], **flags: object) -> None:
-    """Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv.
-
-    Exit status: the guest's own (0 ok, 1 when run returns err or exits with err);
-    2 for a bad flag, config, guest file or backend; 3 when the guest traps or is stopped.
-    """
-    verbose = ctx.parent.params["verbose"] if ctx.parent else 0
-    sys.exit(execute(RunRequest(guest=guest, args=args, verbose=verbose,
-                                **flags)))  # type: ignore[arg-type]
-
-
-@main.group()
-def config() -> None:
-    """Check or show the configuration."""
-
-
-@config.command("check")
-@click.argument("file", required=False, metavar="[FILE]")
-def config_check(file: str | None) -> None:
-    """Validate FILE (default ./wasmcache.toml) without running anything."""
     try:
-        loaded = load_config(file or "wasmcache.toml")
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    problem = seconds_problem(number)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return number
+
+
+def _file(text: str) -> str:
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    return text
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(_version_text())
+        parser.exit()
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options `run` and `config show` share: they decide the backend and the options."""
+    parser.add_argument("-b", "--backend", metavar="URL",
+                        help="backend URL (memory://, disk://DIR, redis://..., sqlite:///...)")
+    parser.add_argument("-n", "--namespace", metavar="NS",
+                        help="the guest's namespace [default: its profile's, else default]")
+    parser.add_argument("-g", "--guest", dest="guest_name", metavar="NAME",
+                        help="guest profile from the config (wins over a `wasm` path match)")
+    parser.add_argument("--config", dest="config_path", metavar="FILE", type=_file,
+                        help="config file [default: ./wasmcache.toml if present]")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds,
+                        help="stop the guest after this long")
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help="cap the guest's memory (e.g. 64MiB)")
+    parser.add_argument("--cache-component", dest="cache_components", metavar="IMPL.wasm",
+                        action="append", type=_file, default=[],
+                        help="a component exporting wasmcache:cache/cache that serves the "
+                             "guest's cache instead of the host; repeat to layer them (each "
+                             "served by the next, the last by --backend) [default: its "
+                             "profile's]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (building it takes about a millisecond)."""
+    parser = _Parser(prog="wasmcache", allow_abbrev=False,
+                     description="wasmcache: a cache host for WebAssembly components.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the core's and every backend's version")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run", allow_abbrev=False, help="run GUEST.wasm's wasi:cli/run with the cache",
+        description="Run GUEST.wasm's wasi:cli/run with the cache; ARGS become its argv. "
+                    "Exit status: the guest's own (0 ok, 1 when run returns err or exits with "
+                    "err); 2 for a bad flag, config, guest file or backend; 3 when the guest "
+                    "traps or is stopped.")
+    _add_run_options(run)
+    run.add_argument("--stats", action="store_true",
+                     help="print per-operation statistics when the guest ends")
+    run.add_argument("guest_and_args", metavar="GUEST.wasm [ARGS ...]", nargs=argparse.REMAINDER,
+                     help="the guest, then its argv after its name (everything after "
+                          "GUEST.wasm belongs to the guest)")
+    run.set_defaults(handler=_run, parser=run)
+
+    config = commands.add_parser("config", allow_abbrev=False,
+                                 help="check or show the configuration")
+    config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND",
+                                            parser_class=_Parser, required=True)
+    check = config_commands.add_parser(
+        "check", allow_abbrev=False,
+        help="validate FILE (default ./wasmcache.toml) without running anything")
+    check.add_argument("file", metavar="FILE", nargs="?")
+    check.add_argument("--connect", action="store_true",
+                       help="also open the backend and check it once (login, TLS, database), "
+                            "as `run` does before a guest starts; exit 1 if it cannot be "
+                            "reached now")
+    check.set_defaults(handler=_config_check)
+    show = config_commands.add_parser(
+        "show", allow_abbrev=False,
+        help="print the effective configuration (flags > environment > file), passwords "
+             "masked")
+    _add_run_options(show)
+    show.add_argument("guest", metavar="GUEST.wasm", nargs="?")
+    show.set_defaults(handler=_config_show)
+
+    backends = commands.add_parser(
+        "backends", allow_abbrev=False,
+        help="list installed backends: scheme, distribution, version, capabilities",
+        description="List installed backends. CAPABILITIES, as each plugin declares them "
+                    "(docs/backends.md): check (refuses a misconfiguration before a run), "
+                    "usage (quotas shared across hosts), incr, cas, mget, mset, mdel, list "
+                    "(native wasi:keyvalue), describe (telemetry); '-' when the core's "
+                    "generic fallbacks serve all of them. Plugins that failed to load are "
+                    "listed after the table, by name, with their error.")
+    backends.set_defaults(handler=_backends)
+    return parser
+
+
+def configure_logging(verbose: int) -> None:
+    """Warnings by default, -v info, -vv debug; every line prefixed ``wasmcache:``."""
+    import logging
+
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script."""
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    if namespace.command is None:
+        parser.print_help()
+        sys.exit(EXIT_USAGE)
+    configure_logging(namespace.verbose)
+    try:
+        code = namespace.handler(namespace)
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def effective(config: Config, flags: argparse.Namespace,
+              wasm: str | None) -> tuple[str, GuestOptions]:
+    """Merge flags, environment and file (flags win) into the backend URL and guest options."""
+    from .config import parse_size, resolve_backend
+    from .limits import validate_namespace
+    from .plugin_index import registered_schemes
+    from .runner import GuestOptions
+
+    profile = config.select_profile(flags.guest_name, wasm)
+    url = resolve_backend(flags.backend, config, registered_schemes())
+    options = GuestOptions(
+        namespace=validate_namespace(flags.namespace if flags.namespace is not None
+                                     else profile.namespace),
+        limits=profile.limits,
+        policy=profile.policy,
+        timeout=flags.timeout if flags.timeout is not None else profile.timeout,
+        max_memory=(parse_size(flags.max_memory) if flags.max_memory is not None
+                    else profile.max_memory),
+        buckets=profile.buckets,
+        keys_per_page=profile.keys_per_page,
+        cache_components=tuple(flags.cache_components) or profile.cache_components,
+        profile=profile.name,
+    )
+    return url, options
+
+
+def guest_and_argv(flags: argparse.Namespace) -> tuple[str, list[str]]:
+    """GUEST.wasm and the guest's own argv: everything after GUEST.wasm, as it was typed."""
+    given = flags.guest_and_args
+    if given[:1] == ["--"]:  # `run [OPTIONS] -- GUEST.wasm ...`
+        given = given[1:]
+    if not given:
+        flags.parser.error("the following arguments are required: GUEST.wasm")
+    return given[0], given[1:]
+
+
+def _run(flags: argparse.Namespace) -> int:
+    """``wasmcache run``: the guest's exit status (see README's table)."""
+    flags.guest, flags.args = guest_and_argv(flags)
+    from .config import load_config
+    from .observe import combine
+    from .runner import GuestTrap, run_guest
+    from .telemetry import exporting
+
+    collector = None
+    if flags.stats:
+        from .stats import Stats
+
+        collector = Stats()
+    try:
+        config = load_config(flags.config_path)
+        url, options = effective(config, flags, flags.guest)
+        options.args = tuple(flags.args)
+        with exporting() as telemetry:  # OTEL_* variables (docs/observability.md); else None
+            options.observer = combine(collector, telemetry)
+            code = run_guest(flags.guest, url, options)
+    except GuestTrap as exc:
+        code = _report(str(exc), EXIT_TRAP)
+    except WasmcacheError as exc:
+        code = _report(str(exc), EXIT_USAGE)
+    sys.stdout.flush()
+    if collector is not None and code != EXIT_USAGE:  # refused before the guest: nothing to show
+        print(collector.render(), file=sys.stderr, flush=True)
+    return code
+
+
+def _report(message: str, code: int) -> int:
+    """Print a one-line error; returns the exit status to end with."""
+    print(error_line(message), file=sys.stderr, flush=True)
+    return code
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+def _config_check(flags: argparse.Namespace) -> int:
+    """``wasmcache config check [FILE] [--connect]``."""
+    from .config import load_config, resolve_backend
+    from .plugins import get_registry, mask_url, open_backend
+    from .preflight import check_backend
+
+    reachable = True
+    try:
+        loaded = load_config(flags.file or "wasmcache.toml")
         if loaded.backend:
             get_registry().lookup(loaded.backend)
+        if loaded.password is not None:
+            loaded.password.read()  # present and non-empty; never printed
+        if flags.connect:
+            url = resolve_backend(None, loaded, set(get_registry().backends))
+            backend = open_backend(url)
+            try:
+                reachable = check_backend(backend)
+            finally:
+                backend.close()
     except WasmcacheError as exc:
         _fail(str(exc))
-    click.echo(f"{loaded.source}: ok ({len(loaded.guests)} guest profiles)")
+    summary = f"{loaded.source}: ok ({len(loaded.guests)} guest profiles)"
+    if flags.connect:
+        summary += f"; backend {mask_url(url)}: {'ok' if reachable else 'unreachable now'}"
+    print(summary)
+    return 0 if reachable else 1
 
 
-@config.command("show")
-@run_options
-@click.argument("guest", required=False, metavar="[GUEST.wasm]")
-def config_show(backend: str | None, namespace: str | None, guest_name: str | None,
-                config_path: str | None, timeout: float | None, max_memory: str | None,
-                cache_components: tuple[str, ...], guest: str | None) -> None:
-    """Print the effective configuration (flags > environment > file), passwords masked."""
+def _config_show(flags: argparse.Namespace) -> int:
+    """``wasmcache config show``: the effective configuration, passwords masked."""
+    from .config import load_config
+    from .credentials import from_environment
+    from .plugins import mask_url
+
     try:
-        loaded = load_config(config_path)
-        url, options = effective(loaded, backend, namespace, guest_name, guest, timeout,
-                                 max_memory, cache_components)
-        profile = loaded.select_profile(guest_name, guest)
+        loaded = load_config(flags.config_path)
+        url, options = effective(loaded, flags, flags.guest)
+        profile = loaded.select_profile(flags.guest_name, flags.guest)
     except WasmcacheError as exc:
         _fail(str(exc))
     policy = options.policy
+    password = from_environment() or loaded.password
     lines = [
         f"# config file: {loaded.source or '(none)'}",
         f"# guest profile: {profile.name}",
         f'backend = "{mask_url(url)}"',
+        *([f"# backend password: from {password.describe()} ({password.origin})"]
+          if password else []),
         f'namespace = "{options.namespace}"',
         f'access = "{policy.access.value}"',
         "key_prefixes = [" + ", ".join(f'"{p}"' for p in policy.key_prefixes) + "]",
@@ -140,18 +321,18 @@ def config_show(backend: str | None, namespace: str | None, guest_name: str | No
         f"keys_per_page = {options.keys_per_page}",
         "cache_components = [" + ", ".join(f'"{c}"' for c in options.cache_components) + "]",
     ]
-    click.echo("\n".join(lines))
+    print("\n".join(lines))
+    return 0
 
 
-@main.command()
-def backends() -> None:
-    """List installed backends: scheme, distribution, version, optional capabilities.
+# --- backends and --version ---------------------------------------------------------------
 
-    CAPABILITIES, as each plugin declares them (docs/backends.md): usage (quotas shared across
-    hosts), incr, cas, mget, mset, mdel, list (native wasi:keyvalue); "-" when the core's
-    generic fallbacks serve all of them. Plugins that failed to load are listed after the
-    table, by name, with their error.
-    """
+
+def _backends(_flags: argparse.Namespace) -> int:
+    """``wasmcache backends``: the table, then plugins that failed to load."""
+    from .capabilities import SHORT_NAMES
+    from .plugins import get_registry
+
     registry = get_registry()
     rows = [("SCHEME", "DISTRIBUTION", "VERSION", "CAPABILITIES", "DESCRIPTION")]
     for scheme, entry in sorted(registry.backends.items()):
@@ -162,11 +343,26 @@ def backends() -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
-        click.echo("  ".join([*cells, row[4]]).rstrip())
+        print("  ".join([*cells, row[4]]).rstrip())
     for line in registry.failure_lines():
-        click.echo(f"wasmcache: WARNING: {line}", err=True)
+        print(f"wasmcache: WARNING: {line}", file=sys.stderr)
     for problem in registry.conflicts:
-        click.echo(f"warning: {problem}", err=True)
+        print(f"wasmcache: WARNING: {problem}", file=sys.stderr)
+    return 0
+
+
+def _version_text() -> str:
+    import importlib.metadata
+
+    from .plugins import get_registry
+
+    lines = [f"wasmcache {importlib.metadata.version('wasmcache')}"]
+    seen = set()
+    for _name, dist, version in get_registry().plugins():
+        if dist != "wasmcache" and dist not in seen:
+            seen.add(dist)
+            lines.append(f"{dist} {version}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

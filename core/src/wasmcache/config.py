@@ -4,6 +4,7 @@ Validation happens at load time, before any guest starts: every problem is one l
 the file, the key and what was expected. Example::
 
     backend = "redis://127.0.0.1:6379/0"
+    backend_password_file = "/run/secrets/redis"   # or backend_password_env = "NAME"
     namespace = "default"          # for guests that match no profile
     timeout = 30                   # seconds a guest may run (epoch interruption)
     max_memory = "256MiB"          # cap on a guest's linear memory
@@ -32,6 +33,7 @@ the file, the key and what was expected. Example::
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .buckets import DEFAULT_BUCKET, DEFAULT_PAGE_SIZE, bucket_problem
+from .credentials import ENV_NAME, PasswordSource, from_environment, with_password
 from .errors import WasmcacheError
 from .limits import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Limits
 from .policy import Access, Policy
@@ -49,6 +52,26 @@ DEFAULT_BACKEND = "disk://.wasmcache"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SIZE = r"(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?"  # compiled on first use (1.5 ms at start-up)
 UNITS = {"b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+#: Longest --timeout / timeout (about 31 years): a finite number a timer thread can wait.
+MAX_SECONDS = 1e9
+#: Largest --max-memory / max_memory: what Wasmtime's store limiter takes (a signed 64-bit int).
+MAX_SIZE = 2**63 - 1
+
+
+def seconds_problem(value: float) -> str | None:
+    """Why `value` is not a usable timeout in seconds (NaN, infinite, <= 0, too long), or None."""
+    if not math.isfinite(value) or value <= 0:
+        return f"expected a positive number of seconds, got {value!r}"
+    if value > MAX_SECONDS:
+        return f"expected at most {MAX_SECONDS:g} seconds, got {value!r}"
+    return None
+
+
+def size_problem(value: int) -> str | None:
+    """Why `value` is not a usable memory size in bytes (0, too large), or None."""
+    if not 0 < value <= MAX_SIZE:
+        return f"expected a size from 1 byte to {MAX_SIZE} bytes, got {value}"
+    return None
 
 
 class ConfigError(WasmcacheError):
@@ -83,6 +106,8 @@ class Config:
     max_memory: int | None = None
     guests: dict[str, GuestProfile] = field(default_factory=dict)
     source: str | None = None
+    #: where the backend's password is (`backend_password_file` / `_env`); never the password
+    password: PasswordSource | None = None
 
     def default_profile(self) -> GuestProfile:
         return GuestProfile(name="(default)", namespace=self.namespace, limits=self.limits,
@@ -141,20 +166,49 @@ class _Reader:
         value = self.table.get(key)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        match = _size_match(value) if isinstance(value, str) else None
-        if not match:
-            raise self.error(key, f"expected a size like 268435456 or \"256MiB\", got {value!r}")
-        return int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]
+        if isinstance(value, int) and not isinstance(value, bool):
+            size = value
+        else:
+            match = _size_match(value) if isinstance(value, str) else None
+            if not match:
+                raise self.error(key, "expected a size like 268435456 or \"256MiB\", "
+                                      f"got {value!r}")
+            size = int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]
+        problem = size_problem(size)
+        if problem:
+            raise self.error(key, problem)
+        return size
 
     def seconds(self, key: str) -> float | None:
         value = self.table.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"expected a positive number of seconds, got {value!r}")
+        problem = seconds_problem(float(value))
+        if problem:
+            raise self.error(key, problem)
         return float(value)
+
+    def password(self) -> PasswordSource | None:
+        """`backend_password_file` or `backend_password_env` (not both); not read yet."""
+        path = self.get("backend_password_file", str, "a file name")
+        name = self.get("backend_password_env", str, "an environment variable's name")
+        if path is not None and name is not None:
+            raise self.error("backend_password_env", "give backend_password_file or "
+                                                     "backend_password_env, not both")
+        if path is not None:
+            if not path:
+                raise self.error("backend_password_file", "expected a file name, got \"\"")
+            full = Path(self.source).parent / path  # relative to the config file
+            return PasswordSource("file", os.fspath(full),
+                                  f"{self.source}: backend_password_file")
+        if name is not None:
+            if not ENV_NAME.fullmatch(name):
+                raise self.error("backend_password_env",
+                                 f"expected an environment variable's name, got {name!r}")
+            return PasswordSource("env", name, f"{self.source}: backend_password_env")
+        return None
 
     def limits(self, base: Limits) -> Limits:
         key_bytes, value_bytes = self.count("max_key_bytes"), self.count("max_value_bytes")
@@ -164,7 +218,8 @@ class _Reader:
                       max_value_bytes=base.max_value_bytes if value_bytes is None else value_bytes)
 
 
-_TOP = {"backend", "namespace", "limits", "timeout", "max_memory", "guests"}
+_TOP = {"backend", "backend_password_file", "backend_password_env", "namespace", "limits",
+        "timeout", "max_memory", "guests"}
 _LIMITS = {"max_key_bytes", "max_value_bytes"}
 _PROFILE = {"wasm", "namespace", "access", "key_prefixes", "max_keys", "max_bytes",
             "timeout", "max_memory", "buckets", "keys_per_page", "cache_components"} | _LIMITS
@@ -181,7 +236,8 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
     limits = _Reader(source, "limits.", limits_table, _LIMITS).limits(Limits())
     config = Config(backend=backend, namespace=top.namespace("namespace", DEFAULT_NAMESPACE),
                     limits=limits, timeout=top.seconds("timeout"),
-                    max_memory=top.size("max_memory"), source=source)
+                    max_memory=top.size("max_memory"), source=source,
+                    password=top.password())
     guests: dict[str, GuestProfile] = {}
     for name, table in (top.get("guests", dict, "a table of profiles") or {}).items():
         if not isinstance(table, dict):
@@ -269,7 +325,18 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
 
 
 def resolve_backend(flag: str | None, config: Config, registered_schemes: set[str]) -> str:
-    """--backend, then $WASMCACHE_BACKEND, then the config file, then the embedded default."""
+    """--backend, then $WASMCACHE_BACKEND, then the config file, then the embedded default;
+    with the password of $WASMCACHE_BACKEND_PASSWORD[_FILE] or the config's source spliced in
+    (`wasmcache.credentials`)."""
+    if flag is not None and not flag.strip():
+        raise WasmcacheError("--backend is empty: give a backend URL such as memory:// or "
+                             "redis://127.0.0.1:6379/0 (or leave the flag out)")
+    url = _chosen_backend(flag, config, registered_schemes)
+    source = from_environment() or config.password
+    return url if source is None else with_password(url, source)
+
+
+def _chosen_backend(flag: str | None, config: Config, registered_schemes: set[str]) -> str:
     for candidate in (flag, os.environ.get(BACKEND_ENV) or None, config.backend):
         if candidate:
             return candidate
@@ -291,4 +358,8 @@ def parse_size(text: str) -> int:
     match = _size_match(text)
     if not match:
         raise WasmcacheError(f"invalid size {text!r}: expected e.g. 67108864 or 64MiB")
-    return int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]
+    size = int(match.group(1)) * UNITS[(match.group(2) or "b").lower()]
+    problem = size_problem(size)
+    if problem:
+        raise WasmcacheError(f"invalid size {text!r}: {problem}")
+    return size

@@ -38,6 +38,14 @@ class BackendUnavailable(Exception):
     """Raised by a backend when its store cannot be reached (refused, timed out, dropped)."""
 
 
+class BackendMisconfigured(WasmcacheError):
+    """Raised by a backend's optional ``check()`` when the store answered but cannot be used as
+    configured: login refused, TLS verification failed, unknown database, no permission, a
+    cluster URL at a server that is not one. The message is one line that says what is wrong
+    and how to fix it; waiting will not help, so `wasmcache run` stops before the guest starts
+    (exit 2). See `wasmcache.preflight`."""
+
+
 def first_line(exc: BaseException) -> str:
     """The one line of a wasmtime error that tells a user what happened (its root cause)."""
     text = str(exc).strip()

@@ -99,12 +99,23 @@ def _link_host(linker: Linker, backend: Backend, options: GuestOptions,
 
 
 def _open_backend(backend: str | Backend) -> Backend:
-    """The one place a guest's backend is opened (a URL through its plugin)."""
-    if not isinstance(backend, str):
-        return backend
-    from .plugins import open_backend
+    """The one place a guest's backend is opened (a URL through its plugin) and checked once
+    (`wasmcache.preflight`): a misconfigured store raises `BackendMisconfigured` here, before
+    any run; an unreachable one is logged and its calls answer ``unavailable``."""
+    from .preflight import check_backend
 
-    return open_backend(backend)
+    opened = backend
+    if isinstance(backend, str):
+        from .plugins import open_backend
+
+        opened = open_backend(backend)
+    try:
+        check_backend(opened)
+    except BaseException:
+        if opened is not backend:
+            opened.close()
+        raise
+    return opened
 
 
 def _check_options(options: GuestOptions) -> None:

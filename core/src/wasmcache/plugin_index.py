@@ -38,6 +38,7 @@ from .plugins import (
     failure_line,
     get_registry,
     no_backend_error,
+    open_spec,
     url_scheme,
 )
 
@@ -250,4 +251,4 @@ def open_backend(url: str) -> Backend:
         with _lock:
             _index = _load_index(trust_disk=False)
         return get_registry().open(url)
-    return spec.open(url)
+    return open_spec(spec, f"plugin {index.schemes[scheme]}", url)

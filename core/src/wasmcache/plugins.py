@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from .backend import Backend, BackendSpec
 from .capabilities import CAPABILITIES
+from .credentials import ambiguous_userinfo, mask_url, redact
 from .errors import WasmcacheError
+from .preflight import check_backend
 
 if TYPE_CHECKING:
     import pluggy
@@ -112,7 +114,34 @@ class PluginRegistry:
 
     def open(self, url: str) -> Backend:
         """Open a backend for `url` through the plugin that serves its scheme."""
-        return self.lookup(url).spec.open(url)
+        entry = self.lookup(url)
+        return open_spec(entry.spec, entry.distribution, url)
+
+
+def open_spec(spec: BackendSpec, owner: str, url: str) -> Backend:
+    """Open `url` with `spec`, the one way every backend is opened.
+
+    An opener reports a bad URL as a one-line `WasmcacheError`; anything else it raises (a
+    client library's ValueError on a URL it cannot parse, say) is turned into one here, naming
+    `owner` (the distribution or plugin), so a bad URL never ends in a traceback. Either way
+    the URL's secrets are redacted.
+    """
+    if ambiguous_userinfo(url):
+        raise WasmcacheError(
+            f"the backend URL {mask_url(url)} seems to hold a password with a reserved "
+            "character: percent-encode it (/ is %2F, ? is %3F, # is %23, @ is %40, "
+            ": is %3A)")
+    try:
+        return spec.open(url)
+    except WasmcacheError as exc:
+        message = redact(str(exc), url)
+        if message == str(exc):
+            raise
+        raise type(exc)(message) if _plain(exc) else WasmcacheError(message) from None
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        detail = redact(" ".join(str(exc).split()), url)
+        raise WasmcacheError(f"cannot open {mask_url(url)} ({owner}): "
+                             f"{type(exc).__name__}: {detail}") from None
 
 
 def failure_line(plugin: str, distribution: str, error: str) -> str:
@@ -144,18 +173,9 @@ def url_scheme(url: str) -> str:
     return url.split("://", 1)[0].lower()
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, for messages and `config show`."""
-    if "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    return f"{scheme}://{netloc}{sep}{tail}"
+def _plain(exc: WasmcacheError) -> bool:
+    """True when ``type(exc)(message)`` rebuilds `exc` (a subclass with the base signature)."""
+    return type(exc).__init__ is WasmcacheError.__init__
 
 
 def _version(dist: str) -> str:
@@ -215,12 +235,21 @@ def get_registry() -> PluginRegistry:
     return build_registry()
 
 
-def open_backend(url: str) -> Backend:
+def open_backend(url: str, *, check: bool = False) -> Backend:
     """Open the backend for `url`, importing only the plugin that serves its scheme.
 
     The scheme table comes from `plugin_index` (kept on disk, rebuilt with every plugin loaded
-    when the installed distributions change).
+    when the installed distributions change). With `check`, contact the store once
+    (`wasmcache.preflight.check_backend`): a misconfiguration raises `BackendMisconfigured`
+    (and the backend is closed), an unreachable store is logged and the backend returned.
     """
     from .plugin_index import open_backend as open_indexed
 
-    return open_indexed(url)
+    backend = open_indexed(url)
+    if check:
+        try:
+            check_backend(backend)
+        except BaseException:
+            backend.close()
+            raise
+    return backend

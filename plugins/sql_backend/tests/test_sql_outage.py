@@ -69,7 +69,10 @@ def reachable(url: str) -> bool:
 
 
 class PrivatePostgres:
-    """initdb + pg_ctl in a temporary directory."""
+    """initdb + pg_ctl in a temporary directory; `extra_options` are more ``-c name=value``
+    server settings (TLS, pg_hba.conf) for subclasses."""
+
+    extra_options = ""
 
     def __init__(self) -> None:
         self.dir = private_dir("postgres")
@@ -83,7 +86,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c shared_buffers=16MB")
+                   f"-c fsync=off -c shared_buffers=16MB {self.extra_options}")
         subprocess.run(as_user("postgres", [str(PG_BIN / "pg_ctl"), "-D", str(self.data),
                                             "-l", str(self.dir / "log"), "-o", options,
                                             "-w", "-t", "60", "start"]),
@@ -99,7 +102,10 @@ class PrivatePostgres:
 
 
 class PrivateMariadb:
-    """mariadb-install-db + mariadbd in a temporary directory."""
+    """mariadb-install-db + mariadbd in a temporary directory; `extra_args` are more mariadbd
+    options (TLS) for subclasses."""
+
+    extra_args: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.dir = private_dir("mysql")
@@ -118,7 +124,7 @@ class PrivateMariadb:
             ["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
              "--bind-address=127.0.0.1", f"--socket={self.dir / 'sock'}",
              f"--pid-file={self.dir / 'pid'}", f"--log-error={self.dir / 'err'}",
-             "--skip-name-resolve", "--innodb-buffer-pool-size=16M", *user],
+             "--skip-name-resolve", "--innodb-buffer-pool-size=16M", *user, *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = self.url.rsplit("/", 1)[0] + "/mysql"
         wait_until(lambda: reachable(server), "mariadbd start")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..backend import BackendSpec, StoreDescription, storage_key
 from ..capabilities import add_counter, parse_counter
+from ..errors import WasmcacheError
 from ..hookspecs import hookimpl
 
 #: How telemetry names this store (``db.system.name``; docs/backends.md): wasmcache's own.
@@ -117,7 +118,12 @@ _stores_lock = threading.Lock()
 
 
 def open_memory(url: str) -> MemoryBackend:
+    """The store named by ``memory://NAME``; options are refused (there are none), so a typo
+    is not silently a new store."""
     name = url.split("://", 1)[1]
+    if "?" in name or "#" in name:
+        raise WasmcacheError("memory:// takes no options: use memory:// or memory://NAME "
+                             "(one store per NAME in this process)")
     with _stores_lock:
         return _stores.setdefault(name, MemoryBackend())
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .contract import unique_namespace
+
+if TYPE_CHECKING:
+    from .tls import TestPki
 
 
 @pytest.fixture
@@ -19,6 +23,15 @@ def wasmcache_namespace() -> str:
 def wasmcache_memory_url() -> Iterator[str]:
     """A fresh ``memory://`` store for one test."""
     yield f"memory://{unique_namespace()}"
+
+
+@pytest.fixture(scope="session")
+def wasmcache_test_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """A throw-away CA, server, wrong-host, expired and client certificates and a second CA
+    (`wasmcache.testing.tls`), made once per session with the openssl command."""
+    from .tls import make_test_pki
+
+    return make_test_pki(tmp_path_factory.mktemp("wasmcache-pki"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -47,8 +47,9 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         open=open_redis,
         description="one Redis server (rediss: TLS, unix: socket); shared by every host using it",
         example="redis://127.0.0.1:6379/0",
-        capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys", "describe"),
+        capabilities=("check", "usage", "increment", "compare_and_swap", "get_many",
+                      "set_many", "delete_many", "list_keys", "describe"),
+        accepts_password=True,
     ))
     register(BackendSpec(
         schemes=tuple(CLUSTER_SCHEMES),
@@ -56,6 +57,7 @@ def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None
         description="Redis Cluster from any node (rediss+cluster: TLS); keys of a namespace "
                     "share a slot",
         example="redis+cluster://127.0.0.1:7000",
-        capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys", "describe"),
+        capabilities=("check", "usage", "increment", "compare_and_swap", "get_many",
+                      "set_many", "delete_many", "list_keys", "describe"),
+        accepts_password=True,
     ))

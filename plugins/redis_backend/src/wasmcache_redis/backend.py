@@ -21,8 +21,10 @@ from redis.connection import parse_url
 from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 from wasmcache import StoreDescription, WasmcacheError
+from wasmcache.preflight import require_readable
 
 from .capabilities import RedisCapabilities
+from .check import check
 from .errors import raise_if_outage, unavailable_on_outage
 from .keys import namespace_pattern, redis_key
 from .options import (
@@ -37,6 +39,10 @@ log = logging.getLogger("wasmcache.redis")
 
 #: Options that would make redis-py return str instead of the exact bytes stored.
 REFUSED_OPTIONS = ("decode_responses", "encoding", "encoding_errors")
+#: TLS options naming files: checked at open, since redis-py would report a missing file at
+#: connect time as an error indistinguishable from an outage.
+TLS_FILE_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+DATABASE_PATH = re.compile(r"/?(\d+)?")
 
 
 class RedisBackend(RedisCapabilities):
@@ -129,6 +135,12 @@ class RedisBackend(RedisCapabilities):
         """The server for telemetry (`store_description`): no user or password."""
         return self._description
 
+    def check(self) -> None:
+        """Contact Redis once before a guest runs (`wasmcache_redis.check`): raises
+        `BackendMisconfigured` for a refused login, an untrusted certificate, a missing
+        database or the wrong kind of server, `BackendUnavailable` when it is unreachable."""
+        check(self)
+
     def close(self) -> None:
         """Close the client and its pool(s); a `Redis` given a pool leaves that pool open.
 
@@ -162,14 +174,28 @@ def _query_names(redis_url: str) -> list[str]:
 
 
 def _check_common(redis_url: str) -> dict[str, Any]:
-    for name in _query_names(redis_url):
+    """redis-py's reading of the URL, after the checks it does not make itself."""
+    try:
+        parts = urlsplit(redis_url)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        kwargs = parse_url(redis_url)
+    except ValueError as exc:  # "Invalid IPv6 URL", a port that is not a number, ...
+        raise WasmcacheError(f"bad Redis URL: {exc}") from None
+    for name in query:
         if name in REFUSED_OPTIONS:
             raise WasmcacheError(f"Redis URL option {name!r} is not supported: wasmcache "
                                  "stores and returns raw bytes")
-    try:
-        return parse_url(redis_url)
-    except ValueError as exc:
-        raise WasmcacheError(f"bad Redis URL: {exc}") from None
+    port = kwargs.get("port")
+    if port is not None and not 0 < int(port) < 65536:
+        raise WasmcacheError(f"bad Redis URL: port {port} is not 1-65535")
+    if parts.scheme != "unix" and not DATABASE_PATH.fullmatch(parts.path):
+        # redis-py would silently ignore a path that is not a number and use database 0
+        raise WasmcacheError(f"Redis URL path {parts.path!r} is not a database number: use "
+                             "/0 to /15 (or leave it out for 0)")
+    for name in TLS_FILE_OPTIONS:
+        for path in query.get(name, []):
+            require_readable(name, path, "Redis URL")
+    return kwargs
 
 
 def _server_pool(options: RedisOptions) -> redis.ConnectionPool:

@@ -4,7 +4,8 @@ Everything that says the server is refused, timed out, dropped, still loading it
 pool connections, or a cluster that is down, resharding or failing over becomes
 `wasmcache.BackendUnavailable`. A wrong password, a missing ACL permission or a TLS certificate
 that fails verification is a configuration fault, not an outage: it propagates like any other
-error and the guest sees `internal`.
+error and the guest sees `internal` (and `wasmcache_redis.check` refuses it before a guest
+runs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ssl import SSLCertVerificationError
 
 from redis import exceptions as rex
 from wasmcache import BackendUnavailable
+from wasmcache.preflight import find_cause
 
 #: Raised by redis-py's ConnectionError family but not outages: retrying will not help.
 NOT_OUTAGES: tuple[type[BaseException], ...] = (
@@ -41,25 +43,13 @@ NOT_A_CLUSTER = "cluster mode is not enabled"
 
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` means the store cannot be reached now (so `unavailable`, not `internal`)."""
-    if isinstance(exc, NOT_OUTAGES) or _caused_by(exc, SSLCertVerificationError):
+    if isinstance(exc, NOT_OUTAGES) or find_cause(exc, SSLCertVerificationError) is not None:
         return False
     if isinstance(exc, OUTAGES):
         return True
     message = str(exc).lower()
     return (isinstance(exc, rex.RedisClusterException) and CLUSTER_UNREACHABLE in message
             and NOT_A_CLUSTER not in message)
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """True when `kind` is in the chain redis-py raised `exc` from (it wraps socket errors)."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 @contextmanager

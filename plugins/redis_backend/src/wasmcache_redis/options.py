@@ -29,7 +29,7 @@ redis-py options, with this plugin's defaults where it sets one:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus, urlsplit
 
 from wasmcache import StoreDescription, WasmcacheError
@@ -49,7 +49,7 @@ OWN_OPTIONS = ("prefix", "hash_tag", "retries", "node")
 class RedisOptions:
     """One parsed URL: the URL for redis-py and the options this plugin handles itself."""
 
-    redis_url: str
+    redis_url: str = field(repr=False)  # holds the password: never in a repr or a log line
     cluster: bool
     prefix: bytes = DEFAULT_PREFIX
     hash_tag: bool = True

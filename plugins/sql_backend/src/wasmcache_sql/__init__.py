@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wasmcache import BackendSpec, BackendUnavailable, WasmcacheError, hookimpl
+from wasmcache import BackendSpec, BackendUnavailable, hookimpl
 from wasmcache.plugins import mask_url
 
 from .options import SCHEMES
@@ -42,9 +42,11 @@ def __getattr__(name: str) -> Any:
 def open_sql(url: str) -> SqlBackend:
     """Open the backend for a SQL URL and create its tables if the server is reachable.
 
-    A bad option, a missing driver or a server that answers with an error (wrong password,
-    unknown database, a newer schema) is a one-line `WasmcacheError` now; a server that is
-    down only logs a warning, so the host starts and guests get ``unavailable`` until it is up.
+    A bad option or a missing driver is a one-line `WasmcacheError`, and so is a server that
+    answers with a refusal (`SqlBackend.check`: wrong password, untrusted certificate, unknown
+    database, no permission, a newer schema; `BackendMisconfigured`). A server that is down
+    lets the backend open: ``wasmcache run`` says so once in its own check, and guests get
+    ``unavailable`` until it is up.
     """
     from .backend import SqlBackend
     from .engine import make_engine
@@ -53,29 +55,36 @@ def open_sql(url: str) -> SqlBackend:
     sa_url, options = parse_url(url)
     backend = SqlBackend(make_engine(sa_url, options), options)
     try:
-        backend.ensure_ready()
+        backend.check()
     except BackendUnavailable as exc:
-        log.warning("%s is unreachable for now (%s); will retry on each call",
-                    mask_url(url), exc)
-    except WasmcacheError:
+        log.debug("%s is unreachable for now (%s); will retry on each call", mask_url(url), exc)
+        backend.outage_at_open = exc
+    except BaseException:
         backend.close()
         raise
-    except Exception as exc:
-        backend.close()
-        orig = getattr(exc, "orig", None) or exc
-        detail = " ".join(str(orig).split())
-        raise WasmcacheError(f"cannot use {mask_url(url)}: {type(orig).__name__}: {detail}")\
-            from None
     return backend
+
+
+#: What SqlBackend has (both specs open one): the contract suite checks it against the backend.
+CAPABILITIES = ("check", "usage", "increment", "compare_and_swap", "get_many", "set_many",
+                "delete_many", "list_keys", "describe")
 
 
 @hookimpl
 def wasmcache_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    """Two specs: a SQLite file takes no password, the servers do (`accepts_password`)."""
     register(BackendSpec(
-        schemes=tuple(scheme for group in SCHEMES.values() for scheme in group),
+        schemes=SCHEMES["sqlite"],
         open=open_sql,
-        description="SQL table via SQLAlchemy 2 (SQLite file, PostgreSQL, MySQL/MariaDB)",
+        description="SQL table in a SQLite file, via SQLAlchemy 2",
         example="sqlite:///wasmcache.db",
-        capabilities=("usage", "increment", "compare_and_swap", "get_many", "set_many",
-                      "delete_many", "list_keys", "describe"),
+        capabilities=CAPABILITIES,
+    ))
+    register(BackendSpec(
+        schemes=SCHEMES["postgresql"] + SCHEMES["mysql"],
+        open=open_sql,
+        description="SQL table on PostgreSQL or MySQL/MariaDB, via SQLAlchemy 2",
+        example="postgresql+psycopg://user@127.0.0.1:5432/db",
+        capabilities=CAPABILITIES,
+        accepts_password=True,
     ))

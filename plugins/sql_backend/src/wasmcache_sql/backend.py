@@ -23,6 +23,7 @@ from wasmcache import MAX_VALUE_BYTES, BackendUnavailable, StoreDescription
 
 from . import schema, statements
 from .capabilities import SqlCapabilities
+from .check import check
 from .driver import DriverStatement, compile_statement
 from .errors import is_deadlock_victim, raise_if_unavailable, translated
 from .options import SqlOptions
@@ -105,6 +106,9 @@ class SqlBackend(SqlCapabilities):
         self._kept_lock = threading.Lock()
         self._pid = _getpid()
         self._description: StoreDescription | None = None  # once the dialect met the server
+        #: the outage the opener's contact met, handed to the first `check` (which would
+        #: otherwise wait for the same timeout again right after it)
+        self.outage_at_open: BackendUnavailable | None = None
 
     # --- the Backend protocol -------------------------------------------------------------
     def get(self, namespace: str, key: bytes) -> bytes | None:
@@ -251,6 +255,12 @@ class SqlBackend(SqlCapabilities):
         return int(keys), int(size)
 
     # --- housekeeping -----------------------------------------------------------------------
+    def check(self) -> None:
+        """Contact the database once before a guest runs (`wasmcache_sql.check`): raises
+        `BackendMisconfigured` for a refused login, an untrusted certificate, an unknown
+        database or a missing permission, `BackendUnavailable` when it is unreachable."""
+        check(self)
+
     def ensure_ready(self) -> None:
         """Create or migrate the tables once; raises `BackendUnavailable` while unreachable."""
         if self._ready:

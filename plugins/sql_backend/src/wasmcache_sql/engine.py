@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SAWarning
 from wasmcache import WasmcacheError
 
 from .options import SqlOptions
@@ -24,8 +26,9 @@ def make_engine(url: URL, options: SqlOptions) -> Engine:
     connect_args: dict[str, Any] = {}
     # Every call is one statement, so autocommit is atomic enough and saves the BEGIN/COMMIT
     # round trips; with no transaction left open there is nothing to roll back on return.
+    # hide_parameters: an error's message never carries the bound values (a guest's data).
     kwargs: dict[str, Any] = {"pool_size": options.pool_size, "isolation_level": "AUTOCOMMIT",
-                              "pool_reset_on_return": None}
+                              "pool_reset_on_return": None, "hide_parameters": True}
     if options.family == "postgresql":
         # libpq takes whole seconds (and treats 1 as 2)
         connect_args["connect_timeout"] = max(2, math.ceil(options.connect_timeout))
@@ -39,7 +42,14 @@ def make_engine(url: URL, options: SqlOptions) -> Engine:
         # Our own connections never cross threads unguarded: the pool hands each one out once.
         connect_args["check_same_thread"] = False
     try:
-        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        with warnings.catch_warnings():
+            # e.g. "Query string argument(s) ... are not accepted by the pysqlite driver and
+            # are being ignored": an option the user meant is not ignored silently here
+            warnings.simplefilter("error", SAWarning)
+            engine = create_engine(url, connect_args=connect_args, **kwargs)
+    except SAWarning as warning:
+        said = " ".join(str(warning).split(" (Background on")[0].split())
+        raise WasmcacheError(f"SQL backend URL: {said}") from None
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get(options.family)
         hint = f": install it with `pip install 'wasmcache-sql[{extra}]'`" if extra else ""

@@ -2,17 +2,20 @@
 
 Only connection trouble becomes `BackendUnavailable`: refused, timed out, dropped, server gone
 away or shutting down, too many connections, and SQLite's lock wait running out. Everything else
-(bad SQL, a missing database, a wrong password) propagates and becomes `internal`, so a
-misconfiguration is not mistaken for an outage that will pass.
+(bad SQL, a missing database, a wrong password, a certificate that fails verification)
+propagates and becomes `internal`, so a misconfiguration is not mistaken for an outage that will
+pass (`wasmcache_sql.check` refuses it before a guest runs).
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 from wasmcache import BackendUnavailable
+from wasmcache.preflight import find_cause
 
 #: MySQL/MariaDB client and server error codes for a connection that is not there.
 MYSQL_UNAVAILABLE_CODES = frozenset({
@@ -32,6 +35,12 @@ PG_TRANSIENT_FATAL = ("is starting up", "is shutting down", "recovery mode",
                       "too many clients", "not yet accepting connections")
 #: SQLSTATE classes/codes of a PostgreSQL session that was cut off.
 PG_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+#: libpq's own refusals (no FATAL from the server, no SQLSTATE): the client's configuration,
+#: its TLS files or the server's certificate, not an outage.
+PG_CLIENT_FAULTS = ("no password supplied", "certificate verify failed",
+                    "does not match host name", "certificate file", "private key",
+                    "SSL was required", "server does not support SSL", "alert",
+                    "invalid sslmode", "invalid connection option")
 
 
 #: MySQL/MariaDB: InnoDB rolled this statement back as a deadlock's victim.
@@ -70,6 +79,8 @@ def is_unavailable(exc: BaseException) -> bool:
     module = type(orig).__module__
     if module.startswith("pymysql"):
         code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
+        if find_cause(exc, ssl.SSLCertVerificationError) is not None:
+            return False  # PyMySQL reports it as 2003 "can't connect"
         return code in MYSQL_UNAVAILABLE_CODES
     if module.startswith("psycopg"):
         state = getattr(orig, "sqlstate", None)
@@ -78,6 +89,8 @@ def is_unavailable(exc: BaseException) -> bool:
         message = str(orig)
         if "FATAL:" in message:  # the server answered: auth, unknown database... or busy
             return any(text in message for text in PG_TRANSIENT_FATAL)
+        if any(text in message for text in PG_CLIENT_FAULTS):
+            return False
         return True  # refused, timed out, no route, connection closed
     if module.startswith(("sqlite3", "pysqlite")):
         message = str(orig).lower()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from wasmcache import WasmcacheError
 from wasmcache.plugins import mask_url
+from wasmcache.preflight import require_readable
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by parse_url: registering SCHEMES stays cheap
     from sqlalchemy.engine import URL
@@ -42,6 +43,10 @@ DEFAULT_TABLE = "wasmcache_entries"
 TABLE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 OPTION_NAMES = ("table", "connect_timeout", "io_timeout", "pool_size", "busy_timeout",
                 "purge_interval", "purge_batch")
+#: The drivers' TLS options that name files, checked at open: libpq reports a missing file at
+#: connect time like an outage. ``sslrootcert=system`` means the system's CAs.
+TLS_FILE_OPTIONS = {"postgresql": ("sslrootcert", "sslcert", "sslkey"),
+                    "mysql": ("ssl_ca", "ssl_cert", "ssl_key")}
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,14 @@ def parse_url(url: str) -> tuple[URL, SqlOptions]:
 
     try:
         sa_url = make_url(url)
-    except ArgumentError as exc:
-        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: {exc}") from None
+        port = sa_url.port
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        reason = "its host or port cannot be read" if isinstance(exc, ValueError) else \
+            "SQLAlchemy cannot parse it"
+        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: {reason}") from None
+    if port is not None and not 0 < port < 65536:
+        raise WasmcacheError(f"invalid SQL backend URL {mask_url(url)!r}: port {port} is not "
+                             "1-65535")
     family = family_of(sa_url.drivername)
     if family is None:
         served = ", ".join(s for group in SCHEMES.values() for s in group)
@@ -100,6 +111,11 @@ def parse_url(url: str) -> tuple[URL, SqlOptions]:
             "SQL backend: sqlite needs a file (sqlite:///relative.db or sqlite:////abs/path.db); "
             "an in-memory database would not be shared between connections"
         )
+    for name in TLS_FILE_OPTIONS.get(family, ()):
+        value = sa_url.query.get(name)
+        for path in (value,) if isinstance(value, str) else value or ():
+            if path != "system" or name != "sslrootcert":
+                require_readable(name, path, "SQL backend URL")
     if family != "sqlite" and "busy_timeout" in raw:
         raise WasmcacheError("SQL backend option 'busy_timeout' applies to sqlite URLs only")
     if family != "mysql" and "io_timeout" in raw:

@@ -34,10 +34,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from wasmcache import WasmcacheError
 
-from .errors import is_unavailable
+from .errors import is_deadlock_victim
 
 SCHEMA_VERSION = 1
 
@@ -84,7 +84,9 @@ def ensure_schema(engine: Engine, entries: Table, version_table: Table) -> None:
 
     Safe when several processes start at once: a CREATE or INSERT that loses the race fails,
     and a later attempt finds what the winner made. The race has several steps (version table,
-    entries table, version row), so a loser may lose more than once: a few short retries.
+    entries table, version row), so a loser may lose more than once: a few short retries, of
+    a lost race only (a refused login is not retried: servers count failed logins, and MariaDB
+    blocks a host after max_connect_errors of them).
     """
     attempts = 5
     for attempt in range(1, attempts + 1):
@@ -92,9 +94,18 @@ def ensure_schema(engine: Engine, entries: Table, version_table: Table) -> None:
             _ensure_once(engine, entries, version_table)
             return
         except DBAPIError as exc:
-            if attempt == attempts or is_unavailable(exc):  # a down server is not a race
+            if attempt == attempts or not _lost_race(exc):
                 raise
             time.sleep(0.05 * attempt)
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    """True when another host created the same table or row first (or InnoDB chose this
+    statement as a deadlock's victim): a later attempt finds what the winner made."""
+    if exc.connection_invalidated:
+        return False
+    return (isinstance(exc, IntegrityError) or "already exists" in str(exc.orig).lower()
+            or is_deadlock_victim(exc))
 
 
 def _ensure_once(engine: Engine, entries: Table, version_table: Table) -> None:
