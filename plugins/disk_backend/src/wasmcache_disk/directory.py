@@ -42,7 +42,7 @@ def create_directory(directory: Path) -> None:
 
 
 def check_writable(directory: Path) -> None:
-    """Create and remove a file in `directory`: values of 32 KiB and more are files there."""
+    """Create and remove a file in `directory`, where SQLite creates its journal files."""
     try:
         fd, name = tempfile.mkstemp(dir=directory, prefix=".wasmcache-probe-")
         os.close(fd)
