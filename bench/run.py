@@ -33,10 +33,15 @@ from build import build_guest  # noqa: E402
 
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
-# bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw)
+# bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw).
+# `--only` takes labels or their first word ("disk" is every disk row). The default store is
+# disk:// as a first run gets it; its other journal modes are measured beside it.
 BACKENDS: list[tuple[str, str, Callable[[Path], str]]] = [
     ("memory", "memory", lambda t: "memory://bench"),
-    ("disk", "disk", lambda t: f"disk://{t / 'disk'}"),
+    ("disk (default)", "disk", lambda t: f"disk://{t / 'disk'}"),
+    ("disk (journal_mode=persist)", "disk",
+     lambda t: f"disk://{t / 'disk-persist'}?journal_mode=persist"),
+    ("disk (journal_mode=wal)", "disk", lambda t: f"disk://{t / 'disk-wal'}?journal_mode=wal"),
     ("SQLite", "sqlite", lambda t: f"sqlite:///{t / 'guest.db'}"),
     ("PostgreSQL", "postgresql", lambda t: "postgresql://postgres@127.0.0.1:5432/test"),
     ("MariaDB", "mysql", lambda t: "mysql+pymysql://root@127.0.0.1:3306/test"),
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="back-to-back guest/raw pairs per operation (default 5; 1 with "
                              "--smoke); medians are reported")
     parser.add_argument("--only", metavar="LABELS", default=None,
-                        help="comma-separated backends to run, e.g. Redis,SQLite")
+                        help="comma-separated backends to run, e.g. Redis,SQLite (a label "
+                             "or its first word: disk is every disk row)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="result directory")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
@@ -126,8 +132,11 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="wasmcache-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
+        specs = [f"{op}:{size}:{small if size < 1000 else large}"
+                 for size in SIZES.values() for op in OPS]
+        active: dict[str, str] = {}  # label -> URL
         for label, scheme, url_of in BACKENDS:
-            if only is not None and label not in only:
+            if only is not None and not {label, label.split()[0]} & only:
                 continue
             if scheme not in schemes:
                 results["skipped"][label] = f"no plugin registers {scheme}://"
@@ -139,18 +148,22 @@ def main(argv: list[str] | None = None) -> dict:
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
-            specs = [f"{op}:{size}:{small if size < 1000 else large}"
-                     for size in SIZES.values() for op in OPS]
-            try:
-                results["backends"][label] = {
-                    "url": url_of(tmp).split("@")[-1],
-                    "rows": compare(guest, url_of(tmp), label, tmp, specs, env, rounds,
-                                    results["floor"])}
-                print(f"bench: {label} done", flush=True)
-            except Exception as exc:  # noqa: BLE001
-                results["skipped"][label] = f"guest run failed: {exc}"
-                print(f"bench: skipping {label}: {exc}")
+            active[label] = url_of(tmp)
+        samples: dict[str, Samples] = {label: new_samples(specs) for label in active}
+        for round_ in range(rounds):  # every backend once per round: rounds pair up across them
+            for label, url in list(active.items()):
+                try:
+                    measure_round(guest, url, label, tmp, specs, env, samples[label])
+                except Exception as exc:  # noqa: BLE001
+                    results["skipped"][label] = f"guest run failed: {exc}"
+                    print(f"bench: skipping {label}: {exc}")
+                    del active[label]
+            print(f"bench: round {round_ + 1} of {rounds} done", flush=True)
+        for label, url in active.items():
+            results["backends"][label] = {"url": url.split("@")[-1],
+                                          "rows": rows_of(samples[label], results["floor"])}
         results["floor"].update(host_overhead(results))
+        results["versus_sqlite"] = versus_sqlite(results)
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
@@ -163,32 +176,43 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def compare(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
-            env: dict[str, str], rounds: int, floor: dict) -> list[dict]:
-    """Guest and raw timings of every spec, as `rounds` back-to-back pairs; medians.
+#: per spec ("get:100:2000"), the guest's and the raw client's seconds per call, one per round
+Samples = dict[str, tuple[list[float], list[float]]]
+
+
+def new_samples(specs: list[str]) -> Samples:
+    return {spec: ([], []) for spec in specs}
+
+
+def measure_round(guest: Path, url: str, label: str, tmp: Path, specs: list[str],
+                  env: dict[str, str], samples: Samples) -> None:
+    """One round: every spec as a guest run followed at once by the raw loop.
 
     Loopback and disk latencies on a shared VM switch between regimes that last seconds (four
     back-to-back rounds of raw redis-py GET measured 29-107 µs), so each spec's guest run is
     followed at once by the raw loop, each in a fresh process, and the ratio is the median of
-    these paired ratios.
+    these paired ratios. main() runs one round of every backend before the next round, so
+    backends measured in the same round pair up too (`versus_sqlite`).
     """
-    guest_s: dict[str, list[float]] = {spec: [] for spec in specs}
-    raw_s: dict[str, list[float]] = {spec: [] for spec in specs}
-    for _ in range(rounds):
-        for spec in specs:
-            line, = run_guest(guest, url, [spec], env)[0]
-            guest_s[spec].append(line["ns"] / line["iterations"] / 1e9)
-            raw_s[spec].append(time_raw_fresh(label, tmp, line["op"], line["size"],
-                                              line["iterations"]))
-    rows = []
     for spec in specs:
+        line, = run_guest(guest, url, [spec], env)[0]
+        samples[spec][0].append(line["ns"] / line["iterations"] / 1e9)
+        samples[spec][1].append(time_raw_fresh(label, tmp, line["op"], line["size"],
+                                               line["iterations"]))
+
+
+def rows_of(samples: Samples, floor: dict) -> list[dict]:
+    """Medians of the rounds, the paired guest/raw ratios and the ceiling, per spec."""
+    rows = []
+    for spec, (guest_s, raw_s) in samples.items():
         op, size, _ = spec.split(":")
-        per_round = [r / g for g, r in zip(guest_s[spec], raw_s[spec], strict=True)]
-        raw_median = statistics.median(raw_s[spec])
+        per_round = [r / g for g, r in zip(guest_s, raw_s, strict=True)]
+        raw_median = statistics.median(raw_s)
         floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
-        rows.append({"op": op, "size": int(size), "guest_s": statistics.median(guest_s[spec]),
+        rows.append({"op": op, "size": int(size), "guest_s": statistics.median(guest_s),
                      "raw_s": raw_median, "ratio": statistics.median(per_round),
                      "ratio_rounds": [min(per_round), max(per_round)],
+                     "guest_rounds_s": guest_s,
                      "ceiling": raw_median / (raw_median + floor_s)
                      if floor_s is not None else None})
     return rows
@@ -257,6 +281,29 @@ def host_overhead(results: dict) -> dict:
             "host_python_delete_s": host_python, "host_overhead_by_op_s": per_op}
 
 
+def versus_sqlite(results: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """Each backend's guest get and set of 100 B as a multiple of SQLite's: the median of the
+    per-round ratios (both measured in the same round) and their range. The yardstick of the
+    embedded default store (disk://) against sqlite://."""
+    def rounds_100b(label: str) -> dict[str, list[float]]:
+        return {row["op"]: row["guest_rounds_s"] for row in results["backends"][label]["rows"]
+                if row["size"] == 100 and row["op"] in ("get", "set")}
+
+    if "SQLite" not in results["backends"]:
+        return {}
+    sqlite = rounds_100b("SQLite")
+    versus = {}
+    for label in results["backends"]:
+        if label == "SQLite":
+            continue
+        versus[label] = {}
+        for op, seconds in rounds_100b(label).items():
+            per_round = [s / q for s, q in zip(seconds, sqlite[op], strict=True)]
+            versus[label][op] = {"median": statistics.median(per_round),
+                                 "low": min(per_round), "high": max(per_round)}
+    return versus
+
+
 def _fmt(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f}"
 
@@ -279,6 +326,14 @@ def markdown(results: dict) -> str:
                          f"{ceiling} | {mbps} |")
     for label, why in results["skipped"].items():
         lines.append(f"| {label} | skipped: {why} | | | | | | | |")
+    if results.get("versus_sqlite"):
+        lines += ["", "Guest time per call of 100 B as a multiple of SQLite's: median of the "
+                  "rounds' ratios (each backend measured in the same round), lowest–highest.",
+                  "", "| backend | set / SQLite | get / SQLite |", "|---|---:|---:|"]
+        for label, ratio in results["versus_sqlite"].items():
+            cells = [f"{r['median']:.2f}× ({r['low']:.2f}–{r['high']:.2f})"
+                     for r in (ratio["set"], ratio["get"])]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     f, s = results.get("floor") or {}, results["startup"]
     lines += ["", "| measure | value |", "|---|---:|"]
     if f:
