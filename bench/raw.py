@@ -31,14 +31,23 @@ def raw_memory(_tmp: Path) -> Raw:
     return Raw(data.get, data.__setitem__, lambda k: data.pop(k, None))
 
 
-def raw_disk(tmp: Path) -> Raw:
+def raw_disk(tmp: Path, options: str = "") -> Raw:
     import diskcache
-    from wasmcache_disk.options import DEFAULT_JOURNAL_MODE
+    from wasmcache_disk.options import parse_url
 
-    # The journal mode wasmcache-disk sets (a rollback journal, not diskcache's WAL: every
-    # read then takes SQLite's shared file lock), so the ratio measures our code alone.
-    cache = diskcache.Cache(str(tmp / "raw-disk"), sqlite_journal_mode=DEFAULT_JOURNAL_MODE)
+    # diskcache with the settings wasmcache-disk passes for the same URL options (journal mode,
+    # synchronous, no memory-mapped database, values inline), so the ratio measures our code.
+    settings = parse_url(f"disk://{tmp / 'raw-disk'}{options}").settings
+    cache = diskcache.Cache(str(tmp / f"raw-disk{options.replace('?', '-')}"), **settings)
     return Raw(cache.get, cache.set, cache.delete, cache.close)
+
+
+def raw_disk_persist(tmp: Path) -> Raw:
+    return raw_disk(tmp, "?journal_mode=persist")
+
+
+def raw_disk_wal(tmp: Path) -> Raw:
+    return raw_disk(tmp, "?journal_mode=wal")
 
 
 def raw_sqlite(tmp: Path) -> Raw:
@@ -125,7 +134,9 @@ def raw_redis(_tmp: Path) -> Raw:
 
 #: bench label -> factory of its raw client (given the run's scratch directory)
 RAW_CLIENTS: dict[str, Callable[[Path], Raw]] = {
-    "memory": raw_memory, "disk": raw_disk, "SQLite": raw_sqlite,
+    "memory": raw_memory, "disk (default)": raw_disk,
+    "disk (journal_mode=persist)": raw_disk_persist, "disk (journal_mode=wal)": raw_disk_wal,
+    "SQLite": raw_sqlite,
     "PostgreSQL": raw_postgresql, "MariaDB": raw_mariadb, "Redis": raw_redis,
 }
 

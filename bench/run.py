@@ -35,10 +35,15 @@ from build import build_c_component, build_guest  # noqa: E402
 from bench import invocations  # noqa: E402
 from bench.raw import RAW_CLIENTS  # noqa: E402
 
-# bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw)
+# bench label, scheme registered by a plugin, wasmcache URL factory (raw clients: bench.raw).
+# `--only` takes labels or their first word ("disk" is every disk row). The default store is
+# disk:// as a first run gets it; its other journal modes are measured beside it.
 BACKENDS: list[tuple[str, str, Callable[[Path], str]]] = [
     ("memory", "memory", lambda t: "memory://bench"),
-    ("disk", "disk", lambda t: f"disk://{t / 'disk'}"),
+    ("disk (default)", "disk", lambda t: f"disk://{t / 'disk'}"),
+    ("disk (journal_mode=persist)", "disk",
+     lambda t: f"disk://{t / 'disk-persist'}?journal_mode=persist"),
+    ("disk (journal_mode=wal)", "disk", lambda t: f"disk://{t / 'disk-wal'}?journal_mode=wal"),
     ("SQLite", "sqlite", lambda t: f"sqlite:///{t / 'guest.db'}"),
     ("PostgreSQL", "postgresql", lambda t: "postgresql://postgres@127.0.0.1:5432/test"),
     ("MariaDB", "mysql", lambda t: "mysql+pymysql://root@127.0.0.1:3306/test"),
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="back-to-back guest/raw pairs per operation (default 5; 1 with "
                              "--smoke); medians are reported")
     parser.add_argument("--only", metavar="LABELS", default=None,
-                        help="comma-separated backends to run, e.g. Redis,SQLite")
+                        help="comma-separated backends to run, e.g. Redis,SQLite (a label "
+                             "or its first word: disk is every disk row)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="result directory")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
@@ -135,8 +141,9 @@ def main(argv: list[str] | None = None) -> dict:
         results["floor"] = guest_floor(guest, tmp, env, small, large, rounds)
         beside = c_guest(tmp, env, small, large, rounds, results) if (
             only is None or "memory" in only) else None
+        active: dict[str, str] = {}  # label -> URL
         for label, scheme, url_of in BACKENDS:
-            if only is not None and label not in only:
+            if only is not None and not {label, label.split()[0]} & only:
                 continue
             if scheme not in schemes:
                 results["skipped"][label] = f"no plugin registers {scheme}://"
@@ -148,25 +155,33 @@ def main(argv: list[str] | None = None) -> dict:
                 results["skipped"][label] = f"raw client failed: {exc}"
                 print(f"bench: skipping {label}: {type(exc).__name__}: {exc}")
                 continue
-            guests = [(guest, results["floor"])]
-            if label == "memory" and beside is not None:
-                guests.append(beside)
-            try:
-                rows = compare(guests, url_of(tmp), label, tmp, specs, env, rounds)
-                results["backends"][label] = {"url": url_of(tmp).split("@")[-1], "rows": rows[0]}
-                if len(rows) > 1:
-                    results["c_guest"] = {"url": url_of(tmp), "rows": rows[1],
-                                          "size_bytes": beside[0].stat().st_size,
-                                          "floor": beside[1]}
-                print(f"bench: {label} done", flush=True)
-            except Exception as exc:  # noqa: BLE001
-                results["skipped"][label] = f"guest run failed: {exc}"
-                print(f"bench: skipping {label}: {exc}")
+            active[label] = url_of(tmp)
+        guests = {label: [(guest, results["floor"])] for label in active}
+        if "memory" in guests and beside is not None:
+            guests["memory"].append(beside)  # the C guest right after the Python one
+        samples = {label: new_samples(specs, len(guests[label])) for label in active}
+        for round_ in range(rounds):  # every backend once per round: rounds pair up across them
+            for label, url in list(active.items()):
+                try:
+                    measure_round(guests[label], url, label, tmp, specs, env, samples[label])
+                except Exception as exc:  # noqa: BLE001
+                    results["skipped"][label] = f"guest run failed: {exc}"
+                    print(f"bench: skipping {label}: {exc}")
+                    del active[label]
+            print(f"bench: round {round_ + 1} of {rounds} done", flush=True)
+        for label, url in active.items():
+            rows = rows_of(samples[label], [floor for _, floor in guests[label]])
+            results["backends"][label] = {"url": url.split("@")[-1], "rows": rows[0]}
+            if len(rows) > 1:
+                results["c_guest"] = {"url": url, "rows": rows[1],
+                                      "size_bytes": beside[0].stat().st_size,
+                                      "floor": beside[1]}
         results["floor"].update(host_overhead(results["backends"].get("memory"),
                                               results["floor"]))
         if "c_guest" in results:
             results["c_guest"]["floor"].update(host_overhead(results["c_guest"],
                                                              results["c_guest"]["floor"]))
+        results["versus_sqlite"] = versus_sqlite(results)
         if only is None or "memory" in only:
             results["lru_cache"] = served_by_lru(guest, env, specs, rounds, results)
         results["guest_size_bytes"] = guest.stat().st_size
@@ -183,42 +198,54 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def compare(guests: list[tuple[Path, dict]], url: str, label: str, tmp: Path,
-            specs: list[str], env: dict[str, str], rounds: int) -> list[list[dict]]:
-    """Guest and raw timings of every spec, as `rounds` back-to-back runs; medians. One list of
-    rows per (guest, its floor) in `guests`.
+#: per spec ("get:100:2000"): each guest's seconds per call, then the raw client's, one per round
+Samples = dict[str, tuple[list[list[float]], list[float]]]
+
+
+def new_samples(specs: list[str], guests: int) -> Samples:
+    return {spec: ([[] for _ in range(guests)], []) for spec in specs}
+
+
+def measure_round(guests: list[tuple[Path, dict]], url: str, label: str, tmp: Path,
+                  specs: list[str], env: dict[str, str], samples: Samples) -> None:
+    """One round: every spec as a run of each guest followed at once by the raw loop.
 
     Loopback and disk latencies on a shared VM switch between regimes that last seconds (four
     back-to-back rounds of raw redis-py GET measured 29-107 µs), so each spec's guest run is
     followed at once by the raw loop, each in a fresh process, and the ratio is the median of
-    these paired ratios. A second guest (the C guest on memory) runs right after the first in
-    the same round; its rows also hold "over_first", the median of its time / the first
-    guest's time per round, and their lowest and highest.
+    these paired ratios. A second guest (the C guest on memory) runs right after the first.
+    main() runs one round of every backend before the next round, so backends measured in the
+    same round pair up too (`versus_sqlite`).
     """
-    guest_s = [{spec: [] for spec in specs} for _ in guests]
-    raw_s: dict[str, list[float]] = {spec: [] for spec in specs}
-    for _ in range(rounds):
-        for spec in specs:
-            for (guest, _floor), times in zip(guests, guest_s, strict=True):
-                line, = run_guest(guest, url, [spec], env)[0]
-                times[spec].append(line["ns"] / line["iterations"] / 1e9)
-            raw_s[spec].append(time_raw_fresh(label, tmp, line["op"], line["size"],
-                                              line["iterations"]))
+    for spec in specs:
+        for (guest, _floor), times in zip(guests, samples[spec][0], strict=True):
+            line, = run_guest(guest, url, [spec], env)[0]
+            times.append(line["ns"] / line["iterations"] / 1e9)
+        samples[spec][1].append(time_raw_fresh(label, tmp, line["op"], line["size"],
+                                               line["iterations"]))
+
+
+def rows_of(samples: Samples, floors: list[dict]) -> list[list[dict]]:
+    """Medians of the rounds, the paired guest/raw ratios and the ceiling, per spec; one list
+    of rows per guest. A second guest's rows also hold "over_first": the median of its time /
+    the first guest's time per round, and their lowest and highest."""
     tables = []
-    for (_guest, floor), times in zip(guests, guest_s, strict=True):
+    for index, floor in enumerate(floors):
         rows = []
-        for spec in specs:
+        for spec, (guest_s, raw_s) in samples.items():
             op, size, _ = spec.split(":")
-            per_round = [r / g for g, r in zip(times[spec], raw_s[spec], strict=True)]
-            raw_median = statistics.median(raw_s[spec])
+            times = guest_s[index]
+            per_round = [r / g for g, r in zip(times, raw_s, strict=True)]
+            raw_median = statistics.median(raw_s)
             floor_s = floor.get(f"{op}{'_1mib' if int(size) == MIB else ''}_s")
-            row = {"op": op, "size": int(size), "guest_s": statistics.median(times[spec]),
+            row = {"op": op, "size": int(size), "guest_s": statistics.median(times),
                    "raw_s": raw_median, "ratio": statistics.median(per_round),
                    "ratio_rounds": [min(per_round), max(per_round)],
+                   "guest_rounds_s": times,
                    "ceiling": raw_median / (raw_median + floor_s)
                    if floor_s is not None else None}
-            if times is not guest_s[0]:
-                over = [t / f for t, f in zip(times[spec], guest_s[0][spec], strict=True)]
+            if index:
+                over = [t / f for t, f in zip(times, guest_s[0], strict=True)]
                 row["over_first"] = statistics.median(over)
                 row["over_first_rounds"] = [min(over), max(over)]
             rows.append(row)
@@ -355,6 +382,29 @@ def host_overhead(memory: dict | None, floor: dict) -> dict:
             "host_python_delete_s": host_python, "host_overhead_by_op_s": per_op}
 
 
+def versus_sqlite(results: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """Each backend's guest get and set of 100 B as a multiple of SQLite's: the median of the
+    per-round ratios (both measured in the same round) and their range. The yardstick of the
+    embedded default store (disk://) against sqlite://."""
+    def rounds_100b(label: str) -> dict[str, list[float]]:
+        return {row["op"]: row["guest_rounds_s"] for row in results["backends"][label]["rows"]
+                if row["size"] == 100 and row["op"] in ("get", "set")}
+
+    if "SQLite" not in results["backends"]:
+        return {}
+    sqlite = rounds_100b("SQLite")
+    versus = {}
+    for label in results["backends"]:
+        if label == "SQLite":
+            continue
+        versus[label] = {}
+        for op, seconds in rounds_100b(label).items():
+            per_round = [s / q for s, q in zip(seconds, sqlite[op], strict=True)]
+            versus[label][op] = {"median": statistics.median(per_round),
+                                 "low": min(per_round), "high": max(per_round)}
+    return versus
+
+
 def _fmt(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f}"
 
@@ -431,6 +481,14 @@ def markdown(results: dict) -> str:
         lines += [_row("memory, C guest", row) for row in c_guest["rows"]]
     for label, why in results["skipped"].items():
         lines.append(f"| {label} | skipped: {why} | | | | | | | |")
+    if results.get("versus_sqlite"):
+        lines += ["", "Guest time per call of 100 B as a multiple of SQLite's: median of the "
+                  "rounds' ratios (each backend measured in the same round), lowest–highest.",
+                  "", "| backend | set / SQLite | get / SQLite |", "|---|---:|---:|"]
+        for label, ratio in results["versus_sqlite"].items():
+            cells = [f"{r['median']:.2f}× ({r['low']:.2f}–{r['high']:.2f})"
+                     for r in (ratio["set"], ratio["get"])]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     f, s = results.get("floor") or {}, results["startup"]
     lines += ["", "| measure | value |", "|---|---:|"]
     if f:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -10,12 +14,17 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
+from wasmcache import GuestSession, open_backend
 
 from ._support import read_only_directory
 
 RunCli = Callable[..., CompletedProcess[str]]
-TOUR_OUTPUT = (Path(__file__).resolve().parents[3] / "examples" / "hello_cache"
-               / "expected_output.txt").read_text()
+ROOT = Path(__file__).resolve().parents[3]
+TOUR_OUTPUT = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
+WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from build import build_guest  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +125,78 @@ def test_a_read_only_directory_fails_at_start(run_cli: RunCli, hello_guest: Path
 def test_a_bad_option_fails_at_start(run_cli: RunCli, hello_guest: Path) -> None:
     done = run_cli("run", "--backend", "disk://store?shards=many", str(hello_guest))
     assert_one_line_error(done, "shards", "integer", "'many'")
+
+
+@pytest.fixture(scope="module")
+def hostile_guest() -> Path:
+    """examples/hostile_guest: its ``pulse`` command sets, then gets, key after key."""
+    return build_guest("hostile_guest")
+
+
+PULSE_ROUNDS = 500  # a set, a get of it and a miss per round: seconds when both write at once
+
+
+def _timed_lines(proc: subprocess.Popen[str], lines: list[tuple[float, str]]) -> threading.Thread:
+    """Read `proc`'s stdout into `lines` as (monotonic time, line), in a thread."""
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append((time.monotonic(), line.rstrip("\n")))
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_runs_writing_the_default_store_at_once_lose_nothing(hostile_guest: Path,
+                                                                 tmp_path: Path) -> None:
+    """Two `wasmcache run`s with no --backend, in one project, write ./.wasmcache together."""
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "WASMCACHE_BACKEND"}
+    runs = {}
+    for ns in (namespace(), namespace()):
+        proc = subprocess.Popen([WASMCACHE, "run", "--namespace", ns, str(hostile_guest),
+                                 "pulse", str(PULSE_ROUNDS), "0"], cwd=cwd, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines: list[tuple[float, str]] = []
+        runs[ns] = (proc, lines, _timed_lines(proc, lines))
+    try:
+        for ns, (proc, _lines, pump) in runs.items():
+            assert proc.stderr is not None
+            stderr = proc.stderr.read()
+            assert proc.wait(timeout=300) == 0, (ns, stderr[-2000:])
+            assert "Traceback" not in stderr
+            pump.join(timeout=10)
+    finally:
+        for proc, _lines, _pump in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    sets = {ns: [(at, line) for at, line in lines if line.startswith("set ")]
+            for ns, (_proc, lines, _pump) in runs.items()}
+    assert max(s[0][0] for s in sets.values()) < min(s[-1][0] for s in sets.values()), \
+        "the two runs did not write at the same time"
+    backend = open_backend(f"disk://{cwd / '.wasmcache'}")
+    try:
+        for ns, (_proc, lines, _pump) in runs.items():
+            calls = [line for _at, line in lines]
+            assert calls[-1] == f"done {PULSE_ROUNDS} rounds", calls[-3:]
+            acked = [line.split()[1] for line in calls
+                     if line.startswith("set ") and line.endswith(" ok")]
+            # a set that waited `timeout` for the other writer's lock answers unavailable
+            # (stored nothing: the guest may retry); nothing else may go wrong
+            refused = [line for line in calls if line.startswith("set ") and " ok" not in line]
+            assert all(line.endswith(" error unavailable") for line in refused), refused[:5]
+            assert len(refused) <= PULSE_ROUNDS // 100, len(refused)
+            assert not [line for line in calls if " wrong" in line]
+            host = GuestSession(backend, ns)
+            lost = [key for key in acked
+                    if host.get(key) != f"value-{key.split('-')[1]}".encode()]
+            assert len(acked) + len(refused) == PULSE_ROUNDS
+            assert lost == [], lost[:5]
+            took = sets[ns][-1][0] - sets[ns][0][0]
+            print(f"{ns}: {len(acked)} sets acked, {len(refused)} unavailable, {took:.1f} s")
+    finally:
+        backend.close()

@@ -193,15 +193,52 @@ def file_format(database: Path) -> str:
     return "wal" if header[18:20] == b"\x02\x02" else "rollback"
 
 
+def pragmas(backend: DiskBackend) -> tuple[str | int, ...]:
+    """(journal_mode, synchronous, mmap_size) of the backend's own connection."""
+    def pragma(name: str) -> str | int:
+        return backend.cache._sql(f"PRAGMA {name}").fetchone()[0]
+
+    return pragma("journal_mode"), pragma("synchronous"), pragma("mmap_size")
+
+
 def test_the_default_is_a_rollback_journal_with_nothing_mapped(directory: Path) -> None:
     opened = open_disk(f"disk://{directory}")
     try:
-        assert opened.cache._sql("PRAGMA journal_mode").fetchone()[0] == "persist"
+        assert pragmas(opened) == ("truncate", 1, 0)  # NORMAL; the database is never mapped
         opened.set("ns", b"k", b"v", None)
         assert not (directory / "cache.db-shm").exists()  # no WAL index to memory-map
+        # emptied after the commit: a read finds no journal to open
+        assert (directory / "cache.db-journal").stat().st_size == 0
     finally:
         opened.close()
     assert file_format(directory / "cache.db") == "rollback"
+
+
+def test_a_directory_of_the_earlier_persist_default_is_opened_in_truncate(directory: Path
+                                                                          ) -> None:
+    earlier = open_disk(f"disk://{directory}?journal_mode=persist")
+    try:
+        earlier.set("ns", b"k", b"kept", None)
+        assert (directory / "cache.db-journal").stat().st_size > 0  # persist keeps it
+        opened = open_disk(f"disk://{directory}")  # while the persist host still has it open
+        try:
+            assert pragmas(opened)[0] == "truncate"
+            assert opened.get("ns", b"k") == b"kept"
+            opened.set("ns", b"k", b"new", None)
+            assert earlier.get("ns", b"k") == b"new"
+        finally:
+            opened.close()
+    finally:
+        earlier.close()
+
+
+def test_settings_stored_by_plain_diskcache_do_not_survive_an_open(directory: Path) -> None:
+    diskcache.Cache(str(directory), sqlite_synchronous=0, sqlite_mmap_size=2**26).close()
+    opened = open_disk(f"disk://{directory}")
+    try:
+        assert pragmas(opened) == ("truncate", 1, 0)
+    finally:
+        opened.close()
 
 
 def test_a_wal_directory_from_plain_diskcache_is_switched(directory: Path) -> None:
@@ -217,7 +254,7 @@ def test_a_wal_directory_from_plain_diskcache_is_switched(directory: Path) -> No
     assert file_format(directory / "cache.db") == "rollback"
     reopened = diskcache.Cache(str(directory))  # the setting is stored: diskcache keeps it
     try:
-        assert reopened._sql("PRAGMA journal_mode").fetchone()[0] == "persist"
+        assert reopened._sql("PRAGMA journal_mode").fetchone()[0] == "truncate"
     finally:
         reopened.close()
 
@@ -229,7 +266,7 @@ def test_a_wal_directory_another_process_holds_is_one_clear_line(directory: Path
         started = time.monotonic()
         message = open_error(f"disk://{directory}?timeout=0.3")
         assert time.monotonic() - started < 0.3 + 5
-        assert "journal_mode=persist" in message and "?journal_mode=wal" in message
+        assert "journal_mode=truncate" in message and "?journal_mode=wal" in message
         open_disk(f"disk://{directory}?journal_mode=wal").close()  # joining it in WAL works
     finally:
         plain.close()

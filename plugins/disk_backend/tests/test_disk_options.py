@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 from wasmcache import WasmcacheError
-from wasmcache_disk.options import DEFAULT_TIMEOUT, INLINE_VALUES_BELOW, parse_size, parse_url
+from wasmcache_disk.options import (
+    DEFAULT_TIMEOUT,
+    INLINE_VALUES_BELOW,
+    SQLITE_SETTINGS,
+    parse_size,
+    parse_url,
+)
 
 
 def test_relative_path_is_relative_to_the_working_directory(tmp_path: Path) -> None:
@@ -26,10 +32,12 @@ def test_absolute_path_and_percent_decoding() -> None:
     assert parse_url("disk:///tmp/a%20b%3Fc%23d").directory == Path("/tmp/a b?c#d")
 
 
-def test_defaults_pass_only_the_journal_mode_and_inline_values_to_diskcache() -> None:
+def test_defaults_pass_only_the_journal_and_sqlite_settings_and_inline_values() -> None:
     options = parse_url("disk:///tmp/x")
-    # never diskcache's WAL unless asked for; never its unsynced value files
-    safe = {"sqlite_journal_mode": "persist", "disk_min_file_size": INLINE_VALUES_BELOW}
+    # never diskcache's WAL unless asked for; never its unsynced value files; NORMAL sync and
+    # no memory-mapped database whatever the directory has stored
+    safe = {"sqlite_journal_mode": "truncate", "sqlite_synchronous": 1, "sqlite_mmap_size": 0,
+            "disk_min_file_size": INLINE_VALUES_BELOW}
     assert (options.shards, options.timeout, options.settings) == (1, DEFAULT_TIMEOUT, safe)
     assert parse_url("disk:///tmp/x?").settings == safe
 
@@ -41,7 +49,8 @@ def test_every_option() -> None:
     assert options.timeout == 0.5
     assert options.settings == {"size_limit": 2**30, "eviction_policy": "least-recently-used",
                                 "cull_limit": 0, "sqlite_journal_mode": "wal",
-                                "disk_min_file_size": INLINE_VALUES_BELOW}
+                                **SQLITE_SETTINGS, "disk_min_file_size": INLINE_VALUES_BELOW}
+    assert parse_url("disk:///tmp/x?journal_mode=persist").journal_mode == "persist"
 
 
 @pytest.mark.parametrize(("text", "size"), [
@@ -69,7 +78,7 @@ def test_bad_sizes(text: str) -> None:
     ("timeout=0", ["timeout", "seconds"]),
     ("timeout=nan", ["timeout", "seconds"]),
     ("timeout=soon", ["timeout", "'soon'"]),
-    ("journal_mode=delete", ["journal_mode", "persist or wal", "'delete'"]),
+    ("journal_mode=delete", ["journal_mode", "truncate, persist or wal", "'delete'"]),
     ("journal_mode=WAL", ["journal_mode", "'WAL'"]),
     ("sizelimit=1", ["unknown option 'sizelimit'", "size_limit"]),
     ("shards=2&shards=2", ["shards", "more than once"]),

@@ -5,8 +5,8 @@ uses ``disk://.wasmcache`` in the working directory, so a first run needs no ser
 
 URLs: ``disk://.wasmcache`` (relative to the working directory), ``disk:///abs/path``, with
 query options ``size_limit``, ``eviction_policy``, ``cull_limit``, ``shards``, ``timeout`` and
-``journal_mode`` (``persist`` by default: never diskcache's WAL unless asked, see the README);
-`wasmcache_disk.options` documents them.
+``journal_mode`` (a rollback journal, ``truncate``, by default: never diskcache's WAL unless
+asked, see the README); `wasmcache_disk.options` documents them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Storage layout: the diskcache key is ``wasmcache.storage_key(namespace, key)`` (bytes, stored
 by diskcache as a raw BLOB, so keys compare byte for byte); the value is the guest's bytes,
-kept by diskcache as a BLOB in SQLite below 32 KiB and as a file next to it from 32 KiB on.
+always a BLOB inside SQLite's database (`options.INLINE_VALUES_BELOW`), never a side file.
 TTLs are diskcache's own ``expire=`` (a wall-clock deadline in the database), so an expired
 value stays gone for every later process; ``set`` without a ttl stores no deadline, which
 clears an older one. URL options: see `wasmcache_disk.options`.

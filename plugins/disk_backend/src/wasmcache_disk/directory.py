@@ -42,7 +42,7 @@ def create_directory(directory: Path) -> None:
 
 
 def check_writable(directory: Path) -> None:
-    """Create and remove a file in `directory`: values of 32 KiB and more are files there."""
+    """Create and remove a file in `directory`, where SQLite creates its journal files."""
     try:
         fd, name = tempfile.mkstemp(dir=directory, prefix=".wasmcache-probe-")
         os.close(fd)
@@ -146,18 +146,33 @@ def _switch_journal(database: Path, mode: str, timeout: float) -> tuple[str | No
     return current, f"it stayed in {current} mode"
 
 
+def in_wal(database: Path) -> bool:
+    """Whether the database file is in WAL mode: bytes 18 and 19 of its header are 2 (they are
+    1 for the rollback journals, whose mode is each connection's own)."""
+    with open(database, "rb") as fh:
+        return fh.read(20)[18:20] == b"\x02\x02"
+
+
 def apply_journal_mode(directory: Path, shards: int, mode: str, timeout: float) -> None:
     """Put every existing database in journal `mode` before diskcache opens it, or say why not.
 
     diskcache sets the mode as well, but leaving WAL needs the database to itself: while
     another process has it open SQLite refuses at once, and diskcache would retry that for
-    60 s and then fail. A database not created yet gets its mode from diskcache. Refusals are
-    retried for `timeout` seconds: another process may be switching the same database.
+    60 s and then fail. A database not created yet gets its mode from diskcache, and so does
+    one already in a rollback journal opened for one: those modes belong to the connection,
+    so there is nothing to switch (asking SQLite anyway needs a shared lock, which writers of
+    other processes can keep from it for longer than `timeout`). Refusals are retried for
+    `timeout` seconds: another process may be switching the same database.
     """
     for shard_dir in shard_directories(directory, shards):
         database = shard_dir / DBNAME
         if not database.exists():
             continue
+        try:
+            if mode != "wal" and not in_wal(database):
+                continue
+        except OSError:
+            pass  # unreadable: let SQLite say why below
         deadline = time.monotonic() + timeout
         while True:
             current, reason = _switch_journal(database, mode, timeout)

@@ -29,16 +29,20 @@ Query options (each at most once; anything else is an error naming the option):
     Seconds a call waits for another writer's SQLite lock before it answers ``unavailable``
     (default 5).
 ``journal_mode``
-    ``persist`` (default) or ``wal``: SQLite's journal, set on every open. diskcache's own
-    default, WAL, memory-maps its index (``cache.db-shm``); if the directory turns read-only
-    or immutable under a running host, the next call (a read too) faults on that mapping and
-    SIGBUS kills the whole host. ``persist`` is a rollback journal that maps nothing writable,
-    so such a call answers ``internal`` instead; the journal file is kept (header zeroed) so
-    its blocks stay allocated and small writes still work once large values fill the disk.
-    It costs four fsyncs per write where WAL costs almost none (sets 20 to 40 times slower
-    on the test machine's disk, reads about twice as slow). WAL is a property of the database
-    file: a process that opens it with ``wal`` switches it for every process, and switching
-    back needs it to be the only user (otherwise the open fails with one line saying so).
+    SQLite's journal, set on every open: ``truncate`` (default), ``persist`` or ``wal``. The
+    two rollback journals map nothing writable, so a directory that turns read-only or
+    immutable under a running host makes the next write answer ``internal`` while reads go on.
+    ``wal`` (diskcache's own default) memory-maps its index, ``cache.db-shm``, for writing: in
+    that situation the next call, a read too, faults on the mapping and SIGBUS kills the whole
+    host. ``truncate`` empties the journal after each commit, so a read finds no journal to
+    open; ``persist`` keeps it (header zeroed), so its blocks stay allocated and small
+    overwrites and a reopen still work on a disk with no byte free, but every read opens it.
+    Every mode runs SQLite's ``synchronous=NORMAL``: the rollback journals fsync three
+    (``truncate``) or four (``persist``) times per write, WAL only at checkpoints, so its
+    writes are one to two orders of magnitude faster (the README has the measured table).
+    WAL is a property of the database file: a process that opens it with ``wal`` switches it
+    for every process, and switching back needs it to be the only user (otherwise the open
+    fails with one line saying so).
 
 diskcache stores its settings in the cache: an option given once stays in force for later
 opens of the same directory that do not give it.
@@ -61,8 +65,14 @@ SCHEME = "disk"
 DEFAULT_TIMEOUT = 5.0
 MAX_SHARDS = 256  # FanoutCache names shard directories 000..999; more than this never helps
 MAX_TIMEOUT = 3600.0
-JOURNAL_MODES = ("persist", "wal")
-DEFAULT_JOURNAL_MODE = "persist"  # never "wal" by default: see journal_mode above
+JOURNAL_MODES = ("truncate", "persist", "wal")
+DEFAULT_JOURNAL_MODE = "truncate"  # never "wal" by default: see journal_mode above
+#: SQLite settings passed on every open, whatever the directory has stored (a directory made
+#: by plain diskcache may hold others). NORMAL (1) keeps the database consistent through a
+#: power loss in every journal mode; OFF would save the fsyncs but could corrupt it. The
+#: database file is never memory-mapped: SQLite reports an I/O error on a read as an error,
+#: whereas the same error on a mapped page is a SIGBUS that kills the host.
+SQLITE_SETTINGS = {"sqlite_synchronous": 1, "sqlite_mmap_size": 0}
 #: diskcache's `disk_min_file_size`: values below it live inside SQLite's database. diskcache
 #: writes larger ones to separate files that it never fsyncs (after a simulated crash such a
 #: value read back as b"") and replaces them non-atomically (a concurrent reader could miss
@@ -96,12 +106,13 @@ class DiskOptions:
 
         The journal mode is always given: a directory made earlier (or by plain diskcache)
         has WAL stored in its settings, and that must not survive an open that did not ask.
-        So is the inline-value threshold (`INLINE_VALUES_BELOW`), for the same reason.
+        So are `SQLITE_SETTINGS` and the inline-value threshold (`INLINE_VALUES_BELOW`), for
+        the same reason.
         """
         given = {"size_limit": self.size_limit, "eviction_policy": self.eviction_policy,
                  "cull_limit": self.cull_limit}
         chosen = {name: value for name, value in given.items() if value is not None}
-        return {**chosen, "sqlite_journal_mode": self.journal_mode,
+        return {**chosen, "sqlite_journal_mode": self.journal_mode, **SQLITE_SETTINGS,
                 "disk_min_file_size": INLINE_VALUES_BELOW}
 
 
@@ -154,7 +165,7 @@ def _size(url: str, name: str, value: str) -> int:
 
 def _journal(url: str, name: str, value: str) -> str:
     if value not in JOURNAL_MODES:
-        raise _bad(url, name, " or ".join(JOURNAL_MODES), value)
+        raise _bad(url, name, f"{', '.join(JOURNAL_MODES[:-1])} or {JOURNAL_MODES[-1]}", value)
     return value
 
 
