@@ -1,4 +1,4 @@
-"""Linker glue: put `wasmcache:cache/cache`, wasi:keyvalue and the adapter's private interface
+"""Linker glue: put `wasmcache:cache/cache`, wasi:keyvalue and the adapters' private interfaces
 into a `wasmtime.component.Linker`, all served by one `GuestSession`.
 
 The Python counterpart of the ``add_to_linker`` that Rust's ``bindgen!`` generates, so an
@@ -9,8 +9,8 @@ embedder can use wasmcache with its own engine, linker and store::
     wasmcache.add_to_linker(linker, GuestSession(open_backend("memory://"), "ns"))
 
 Load components with `wasmcache.load_guest` (or pass them through
-`wasmcache.compose.prepare_component`): it nests the payload adapter with the guest and refuses a
-component that imports the private interface itself.
+`wasmcache.compose.prepare_component`): it nests the adapters with the guest and refuses a
+component that imports a private interface itself.
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ from __future__ import annotations
 from wasmtime.component import Linker
 
 from .keyvalue import KeyValueHost, add_keyvalue_to_linker
+from .keyvalue.plain import PlainKeyValue
 from .session import GuestSession
 from .wire import Style, choose_style
 from .wire.cache import CACHE, PAYLOAD, PAYLOAD_INTERFACE
+from .wire.keyvalue import KEYVALUE
 
 
 def add_to_linker(linker: Linker, session: GuestSession, *, keyvalue: bool = True,
                   style: Style | str | None = None) -> None:
     """Define the cache interface (and its private payload twin) in `linker`, served by
-    `session`; with `keyvalue`, wasi:keyvalue store, atomics and batch too, from the same
-    session (its buckets, limits, policy and quota).
+    `session`; with `keyvalue`, wasi:keyvalue store, atomics and batch too (and their private
+    resource-free twin, which the keyvalue adapter imports), from the same session (its
+    buckets, limits, policy and quota).
 
     One session serves every instance made from this linker: use one linker per running guest
     (or per guest identity, when runs may share quotas and statistics). `style` picks how host
@@ -39,12 +42,16 @@ def add_to_linker(linker: Linker, session: GuestSession, *, keyvalue: bool = Tru
         from .wire.capi import register
     else:
         from .wire.public import register
+    host = KeyValueHost(session) if keyvalue else None
+    tables = [(CACHE, session), (PAYLOAD, session)]
+    if host is not None:
+        tables.append((KEYVALUE, PlainKeyValue(host)))
     with linker.root() as root:
-        for table in (CACHE, PAYLOAD):
+        for table, server in tables:
             with root.add_instance(table.interface) as instance:
-                register(instance, table, session)
-    if keyvalue:
-        add_keyvalue_to_linker(linker, KeyValueHost(session), style=style)
+                register(instance, table, server)
+    if host is not None:
+        add_keyvalue_to_linker(linker, host, style=style)
 
 
 __all__ = ["PAYLOAD_INTERFACE", "add_to_linker"]
