@@ -27,7 +27,7 @@ real interfaces and exports them with u32 handles and string payloads, for tests
 
 from __future__ import annotations
 
-from ..wire.keyvalue import CAS_FAILED, NONE, PRIVATE_ERROR_CASES
+from ..wire.keyvalue import CAS_FAILED, KEYVALUE_INTERFACE, NONE, PRIVATE_ERROR_CASES
 from .adapter import allocator_wat
 
 # The public result is built at RET, a private one that needs converting is read at PRIV;
@@ -47,32 +47,39 @@ _PRIVATE_ERROR = "(variant " + " ".join(
     for case, payload in PRIVATE_ERROR_CASES) + ")"
 
 
+# The private interface's functions (`wasmcache.wire.keyvalue.FUNCTIONS`), {error} its variant.
+_PRIVATE = {
+    "open": '(param "name" string) (result (result u32 (error {error})))',
+    "get": '(param "bucket" u32) (param "key" string) (result (result string (error {error})))',
+    "set": '(param "bucket" u32) (param "key" string) (param "value" string) '
+           "(result (result (error {error})))",
+    "delete": '(param "bucket" u32) (param "key" string) (result (result (error {error})))',
+    "exists": '(param "bucket" u32) (param "key" string) (result (result bool (error {error})))',
+    "list-keys": '(param "bucket" u32) (param "cursor" (option string)) '
+                 "(result (result (tuple (list string) (option string)) (error {error})))",
+    "cas-new": '(param "bucket" u32) (param "key" string) (result (result u32 (error {error})))',
+    "cas-current": '(param "cas" u32) (result (result string (error {error})))',
+    "drop-cas": '(param "cas" u32)',
+    "increment": '(param "bucket" u32) (param "key" string) (param "delta" s64) '
+                 "(result (result s64 (error {error})))",
+    "swap": '(param "cas" u32) (param "value" string) (result (result (error {error})))',
+    "get-many": '(param "bucket" u32) (param "keys" (list string)) '
+                "(result (result (list (option string)) (error {error})))",
+    "set-many": '(param "bucket" u32) (param "items" (list (tuple string string))) '
+                "(result (result (error {error})))",
+    "delete-many": '(param "bucket" u32) (param "keys" (list string)) '
+                   "(result (result (error {error})))",
+}
+
+
 def _private_decls() -> str:
     """The private interface's instance type body (`wasmcache.wire.keyvalue.KEYVALUE`)."""
-    e = "(error $err)"
+    functions = "\n    ".join(f'(export "{name}" (func {_typed(functype, "")}))'
+                              for name, functype in _PRIVATE.items())
     return f"""
-    (type $err' {_PRIVATE_ERROR})
-    (export "error" (type $err (eq $err')))
-    (export "open" (func (param "name" string) (result (result u32 {e}))))
-    (export "get" (func (param "bucket" u32) (param "key" string) (result (result string {e}))))
-    (export "set" (func (param "bucket" u32) (param "key" string) (param "value" string)
-                        (result (result {e}))))
-    (export "delete" (func (param "bucket" u32) (param "key" string) (result (result {e}))))
-    (export "exists" (func (param "bucket" u32) (param "key" string) (result (result bool {e}))))
-    (export "list-keys" (func (param "bucket" u32) (param "cursor" (option string))
-                              (result (result (tuple (list string) (option string)) {e}))))
-    (export "cas-new" (func (param "bucket" u32) (param "key" string) (result (result u32 {e}))))
-    (export "cas-current" (func (param "cas" u32) (result (result string {e}))))
-    (export "drop-cas" (func (param "cas" u32)))
-    (export "increment" (func (param "bucket" u32) (param "key" string) (param "delta" s64)
-                              (result (result s64 {e}))))
-    (export "swap" (func (param "cas" u32) (param "value" string) (result (result {e}))))
-    (export "get-many" (func (param "bucket" u32) (param "keys" (list string))
-                             (result (result (list (option string)) {e}))))
-    (export "set-many" (func (param "bucket" u32) (param "items" (list (tuple string string)))
-                             (result (result {e}))))
-    (export "delete-many" (func (param "bucket" u32) (param "keys" (list string))
-                                (result (result {e}))))"""
+    (type $error' {_PRIVATE_ERROR})
+    (export "error" (type $error (eq $error')))
+    {functions}"""
 
 
 def keyvalue_private_type_wat() -> str:
@@ -98,6 +105,10 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
+def _snake(name: str) -> str:
+    return name.replace("-", "_")
+
+
 def _params(flat: str) -> str:
     return " ".join(f"(param {kind})" for kind in flat.split())
 
@@ -106,7 +117,7 @@ def _forward(name: str, flat: str, ret: int) -> str:
     """A core function: call the import `name` with the same arguments and return area `ret`."""
     args = " ".join(f"(local.get {index})" for index in range(len(flat.split())))
     return (f'    (func (export "{name}") {_params(flat)} (result i32)\n'
-            f'      (call $host_{name.replace("-", "_")} {args} (i32.const {ret}))\n'
+            f"      (call $host_{_snake(name)} {args} (i32.const {ret}))\n"
             f"      (i32.const {ret}))\n")
 
 
@@ -213,17 +224,17 @@ def _core_imports(names: dict[str, str], return_area: bool) -> str:
     """The forwarder's imports of the lowered host functions (plus their return area)."""
     extra = " i32" if return_area else ""
     return "".join(
-        f'    (import "host" "{name}" (func $host_{name.replace("-", "_")} '
+        f'    (import "host" "{name}" (func $host_{_snake(name)} '
         f"{_params(flat + extra)}))\n" for name, flat in names.items())
 
 
 def _host_lowers() -> tuple[str, str]:
     """The lowered host functions, and the instance body exporting them to the forwarder."""
     names = [*_FORWARDED, *_CONVERTED]
-    lowers = "".join(f'  (core func $low_{n.replace("-", "_")} (canon lower (func $host "{n}") '
+    lowers = "".join(f'  (core func $low_{_snake(n)} (canon lower (func $host "{n}") '
                      f"{_OPTS}))\n" for n in names)
     lowers += '  (core func $low_drop_cas (canon lower (func $host "drop-cas")))\n'
-    exports = " ".join(f'(export "{n}" (func $low_{n.replace("-", "_")}))' for n in names)
+    exports = " ".join(f'(export "{n}" (func $low_{_snake(n)}))' for n in names)
     return lowers, exports
 
 
@@ -403,14 +414,28 @@ def keyvalue_adapter_wat() -> str:
 """
 
 
-# --- the mirror guest (tests) -------------------------------------------------------------
+# --- mirror guests (tests) ---------------------------------------------------------------
 
-# Where each function is imported from (the mirror's forwarders are named by the host function)
-_IMPORTED = {name: (interface, export) for interface, functions in _EXPORTS.items()
+MIRROR_EXPORT = "wasmcache:test/keyvalue-mirror"
+PRIVATE_MIRROR_EXPORT = "wasmcache:test/keyvalue-private-mirror"
+
+# Where each wasi:keyvalue function is imported from, by its host function's name
+_IMPORTED = {_kebab(name): (interface, export) for interface, functions in _EXPORTS.items()
              for name, export in functions}
-# name -> the flat core parameters of the mirror's lifted export
+# host function's name -> the flat core parameters of a mirror's lifted export
 _MIRRORED = {**_FORWARDED, "open": "i32 i32", "get": "i32 i32 i32", "cas-new": "i32 i32 i32",
              "cas-current": "i32", "swap": "i32 i32 i32", "get-many": "i32 i32 i32"}
+# The keyvalue mirror's exports: wasi:keyvalue's functions with u32 handles and string payloads
+_PLAIN = {
+    **{name: _PRIVATE[name] for name in ("open", "set", "delete", "exists", "list-keys",
+                                         "cas-new", "increment", "set-many", "delete-many")},
+    "get": '(param "bucket" u32) (param "key" string) '
+           "(result (result (option string) (error {error})))",
+    "cas-current": '(param "cas" u32) (result (result (option string) (error {error})))',
+    "swap": '(param "cas" u32) (param "value" string) (result (result (error {cas-error})))',
+    "get-many": '(param "bucket" u32) (param "keys" (list string)) '
+                "(result (result (list (option (tuple string string))) (error {error})))",
+}
 
 
 def _import_decls(interface: str) -> str:
@@ -432,89 +457,74 @@ def _import_decls(interface: str) -> str:
     return "\n      ".join(lines)
 
 
-MIRROR_EXPORT = "wasmcache:test/keyvalue-mirror"
+def _mirror(imports: str, lowered: dict[str, str], exports: dict[str, str],
+            types: list[tuple[str, str | None]], builtins: str, export: str) -> str:
+    """A guest that imports `imports` and exports, as the instance `export`, a function per
+    entry of `exports` (name -> type template) with `types` named. Each forwards to its
+    `lowered` core function (name -> canon lower target) with the same arguments and a return
+    area at 0, or is a core function of `builtins` (no result) when it is not lowered."""
+    lowers = "".join(f"  (core func $low_{_snake(name)} (canon lower {target} {_OPTS}))\n"
+                     for name, target in lowered.items())
+    core_imports = "".join(
+        f'    (import "host" "{name}" (func $host_{_snake(name)} '
+        f"{_params(_MIRRORED[name] + ' i32')}))\n" for name in lowered)
+    forwarders = "".join(_forward(name, _MIRRORED[name], 0) for name in lowered)
+    host = " ".join(f'(export "{name}" (func $low_{_snake(name)}))' for name in lowered)
+    lifts = "".join(
+        f"  (func $x_{_snake(name)} {_typed(functype, '')}\n"
+        + (f'    (canon lift (core func $fwd "{name}") {_OPTS} (post-return (core func $reset))))\n'
+           if name in lowered else f"    (canon lift (core func $builtin_{_snake(name)})))\n")
+        for name, functype in exports.items())
+    definitions = "".join(f"  (type ${name} {_typed(definition or '', '')})\n"
+                          for name, definition in types)
+    args = " ".join([f'(with "{name}" (type ${name}))' for name, _ in types]
+                    + [f'(with "{name}" (func $x_{_snake(name)}))' for name in exports])
+    return f"""(component
+{imports}
+{allocator_wat(BASE)}{lowers}{builtins}
+  (core module $Forward
+    (import "a" "memory" (memory 0))
+{core_imports}{forwarders})
+  (core instance $fwd (instantiate $Forward
+    (with "a" (instance $alloc))
+    (with "host" (instance {host}))))
+{definitions}{lifts}{_shim("mirror_shim", types, [(n, n, t) for n, t in exports.items()])}\
+  (instance $mirror (instantiate $mirror_shim {args}))
+  (export "{export}" (instance $mirror)))
+"""
 
 
 def keyvalue_mirror_guest_wat() -> str:
     """A guest that imports wasi:keyvalue store, atomics and batch and exports, as the instance
     `MIRROR_EXPORT`, every function with handles as u32 (its own handle indices) and payloads
     as Latin-1 strings, plus ``drop-bucket`` / ``drop-cas``: tests drive any host path with it
-    cheaply, wrapped or not.
-
-    Each export has its import's memory layout, so the core code only forwards.
-    """
-    imports, lowers = [], []
+    cheaply, wrapped or not. Each export has its import's memory layout, so the core code only
+    forwards."""
+    imports = []
     for interface in _EXPORTS:
-        name = f"wasi:keyvalue/{interface}@0.2.0-draft2"
-        imports.append(f'  (import "{name}" (instance ${interface}\n'
-                       f"      {_import_decls(interface)}))")
+        imports.append(f'  (import "wasi:keyvalue/{interface}@0.2.0-draft2" (instance '
+                       f"${interface}\n      {_import_decls(interface)}))")
         if interface == "store":
             imports.append('  (alias export $store "bucket" (type $bucket))')
         if interface == "atomics":
             imports.append('  (alias export $atomics "cas" (type $cas))')
-    for name, (interface, export) in _IMPORTED.items():
-        lowers.append(f'  (core func $low_{name} (canon lower (func ${interface} "{export}") '
-                      f"{_OPTS}))")
-    kebab = {name: _kebab(name) for name in _IMPORTED}
-    core_imports = "".join(
-        f'    (import "host" "{kebab[name]}" (func $host_{name} '
-        f"{_params(_MIRRORED[kebab[name]] + ' i32')}))\n" for name in _IMPORTED)
-    forwarders = "".join(
-        f'    (func (export "{kebab[name]}") {_params(_MIRRORED[kebab[name]])} (result i32)\n'
-        f'      (call $host_{name} '
-        + " ".join(f"(local.get {i})" for i in range(len(_MIRRORED[kebab[name]].split())))
-        + " (i32.const 0))\n      (i32.const 0))\n" for name in _IMPORTED)
-    host_exports = " ".join(f'(export "{kebab[name]}" (func $low_{name}))' for name in _IMPORTED)
-    e, ce = "(error {error})", "(error {cas-error})"
-    plain = {
-        "open": f'(param "name" string) (result (result u32 {e}))',
-        "get": f'(param "bucket" u32) (param "key" string) (result (result (option string) {e}))',
-        "set": f'(param "bucket" u32) (param "key" string) (param "value" string) '
-               f"(result (result {e}))",
-        "delete": f'(param "bucket" u32) (param "key" string) (result (result {e}))',
-        "exists": f'(param "bucket" u32) (param "key" string) (result (result bool {e}))',
-        "list-keys": f'(param "bucket" u32) (param "cursor" (option string)) '
-                     f"(result (result (tuple (list string) (option string)) {e}))",
-        "cas-new": f'(param "bucket" u32) (param "key" string) (result (result u32 {e}))',
-        "cas-current": f'(param "cas" u32) (result (result (option string) {e}))',
-        "increment": f'(param "bucket" u32) (param "key" string) (param "delta" s64) '
-                     f"(result (result s64 {e}))",
-        "swap": f'(param "cas" u32) (param "value" string) (result (result {ce}))',
-        "get-many": f'(param "bucket" u32) (param "keys" (list string)) '
-                    f"(result (result (list (option (tuple string string))) {e}))",
-        "set-many": f'(param "bucket" u32) (param "items" (list (tuple string string))) '
-                    f"(result (result {e}))",
-        "delete-many": f'(param "bucket" u32) (param "keys" (list string)) (result (result {e}))',
-    }
+    lowered = {name: f'(func ${interface} "{export}")'
+               for name, (interface, export) in _IMPORTED.items()}
+    exports = {**_PLAIN, "drop-bucket": '(param "bucket" u32)', "drop-cas": '(param "cas" u32)'}
+    builtins = ("  (core func $builtin_drop_bucket (canon resource.drop $bucket))\n"
+                "  (core func $builtin_drop_cas (canon resource.drop $cas))\n")
     types: list[tuple[str, str | None]] = [
         ("error", _STORE_ERROR),
         ("cas-error", '(variant (case "store-error" {error}) (case "cas-failed" u32))')]
-    lifts = "".join(
-        f'  (func $x_{name.replace("-", "_")} {_typed(functype, "")}\n'
-        f'    (canon lift (core func $fwd "{name}") {_OPTS} (post-return (core func $reset))))\n'
-        for name, functype in plain.items())
-    functions = [(name, name, functype) for name, functype in plain.items()]
-    functions += [("drop-bucket", "drop-bucket", '(param "bucket" u32)'),
-                  ("drop-cas", "drop-cas", '(param "cas" u32)')]
-    args = " ".join([f'(with "{name}" (type ${name}))' for name, _ in types]
-                    + [f'(with "{name}" (func $x_{name.replace("-", "_")}))'
-                       for name, _, _ in functions])
-    newline = "\n"
-    return f"""(component
-{newline.join(imports)}
-{allocator_wat(BASE)}{newline.join(lowers)}
-  (core func $drop_bucket (canon resource.drop $bucket))
-  (core func $drop_cas (canon resource.drop $cas))
-  (core module $Forward
-    (import "a" "memory" (memory 0))
-{core_imports}{forwarders})
-  (core instance $fwd (instantiate $Forward
-    (with "a" (instance $alloc))
-    (with "host" (instance {host_exports}))))
-  (type $error {_STORE_ERROR})
-  (type $cas-error (variant (case "store-error" $error) (case "cas-failed" u32)))
-{lifts}  (func $x_drop_bucket (param "bucket" u32) (canon lift (core func $drop_bucket)))
-  (func $x_drop_cas (param "cas" u32) (canon lift (core func $drop_cas)))
-{_shim("mirror_shim", types, functions)}  (instance $mirror (instantiate $mirror_shim {args}))
-  (export "{MIRROR_EXPORT}" (instance $mirror)))
-"""
+    return _mirror("\n".join(imports), lowered, exports, types, builtins, MIRROR_EXPORT)
+
+
+def keyvalue_private_mirror_wat() -> str:
+    """A guest that imports the private interface itself (so a host refuses it at load, unless
+    linked by hand) and exports it as it is, as the instance `PRIVATE_MIRROR_EXPORT`: tests
+    send the private functions anything the wire can carry, in both registration styles."""
+    imports = f'  (import "{KEYVALUE_INTERFACE}" (instance $host {_private_decls()}))'
+    lowered = {name: f'(func $host "{name}")' for name in _PRIVATE if name != "drop-cas"}
+    builtins = ('  (core func $builtin_drop_cas (canon lower (func $host "drop-cas")))\n')
+    return _mirror(imports, lowered, dict(_PRIVATE), [("error", _PRIVATE_ERROR)], builtins,
+                   PRIVATE_MIRROR_EXPORT)

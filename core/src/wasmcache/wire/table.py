@@ -136,8 +136,9 @@ def text_in(text: str) -> str:
     try:
         return text.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise WireError("a key of this private interface must be UTF-8 carried as Latin-1, "
-                        "one character per byte; only wasmcache's adapter may call it") from None
+        raise WireError("a key, name or cursor of this private interface must be UTF-8 carried "
+                        "as Latin-1, one character per byte; only wasmcache's adapter may call "
+                        "it") from None
 
 
 def text_out(text: str) -> str:
