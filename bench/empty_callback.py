@@ -18,13 +18,29 @@ from wasmcache.backends.memory import MemoryBackend
 from wasmcache.runner import NO_DEADLINE, load_guest, make_engine
 from wasmcache.wire import capi
 from wasmcache.wire.cache import CACHE, PAYLOAD
-from wasmtime import Store, WasiConfig
-from wasmtime.component import Linker
+from wasmtime import Engine, Store, WasiConfig
+from wasmtime.component import Component, Linker
 
 
 def empty_delete(_d: int, _c: int, _t: int, _args: int, _n: int, results: int, _r: int) -> int:
     _wasmtime.write_result(results, True, 0)  # result<_, error> = ok
     return 0
+
+
+def run_command(engine: Engine, component: Component, linker: Linker, specs: list[str]) -> None:
+    """Run a bench guest's ``wasi:cli/run`` with argv `specs` (its JSON lines go to stdout)."""
+    store = Store(engine)
+    store.set_epoch_deadline(NO_DEADLINE)
+    wasi = WasiConfig()
+    wasi.argv = ["bench_guest", *specs]
+    wasi.inherit_stdout()
+    wasi.inherit_stderr()
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, component)
+    run_index = instance.get_export_index(store, "wasi:cli/run@0.2.0")
+    run = instance.get_func(store, instance.get_export_index(store, "run", run_index))
+    assert run is not None
+    run(store)
 
 
 def main(argv: list[str]) -> None:
@@ -42,18 +58,7 @@ def main(argv: list[str]) -> None:
         with root.add_instance(PAYLOAD.interface) as iface:
             capi.register(iface, set_and_get, session)
             capi.define(iface, "delete", empty_delete)
-    store = Store(engine)
-    store.set_epoch_deadline(NO_DEADLINE)
-    wasi = WasiConfig()
-    wasi.argv = ["bench_guest", *specs]
-    wasi.inherit_stdout()
-    wasi.inherit_stderr()
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, component)
-    run_index = instance.get_export_index(store, "wasi:cli/run@0.2.0")
-    run = instance.get_func(store, instance.get_export_index(store, "run", run_index))
-    assert run is not None
-    run(store)
+    run_command(engine, component, linker, specs)
 
 
 if __name__ == "__main__":
