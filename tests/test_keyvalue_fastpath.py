@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import wasmtime
+from build import build_guest
 from wasmcache import GuestSession, Limits
 from wasmcache.backend import Backend
 from wasmcache.backends.memory import MemoryBackend
@@ -382,3 +383,35 @@ def test_handles_the_guest_drops_are_freed_on_the_host(style: str, wrapped: bool
         guest.call("drop-cas", handle)
     assert len(cases) == 0
     guest.call("drop-bucket", bucket)
+
+
+def _private_imports(wasm: bytes) -> list[str]:
+    """The private interfaces a wrapper imports (read from its top-level import sections)."""
+    from wasmcache.compose import nest
+
+    names = []
+    for section_id, start, _end in nest._sections(wasm):
+        if section_id == nest.IMPORT:
+            count, pos = nest._leb(wasm, start)
+            for _ in range(count):
+                name, _sort, pos = nest._read_import(wasm, pos)
+                names.append(name)
+    return [name for name in names if name.startswith("wasmcache:fastpath/")]
+
+
+def test_each_adapter_is_nested_only_for_the_interfaces_a_guest_imports() -> None:
+    """A guest importing both interfaces gets both adapters; one importing only one gets that
+    one; one importing neither is left as it is."""
+    from wasmcache.compose import prepare_component
+    from wasmcache.compose.adapter import mirror_guest_wat
+    from wasmcache.compose.keyvalue import keyvalue_mirror_guest_wat
+
+    payload, keyvalue = "wasmcache:fastpath/payload@0.1.0", "wasmcache:fastpath/keyvalue@0.1.0"
+    both = build_guest("ops_guest", world="cache-keyvalue-command").read_bytes()
+    cases = [(wasmtime.wat2wasm(mirror_guest_wat()), [payload]),
+             (wasmtime.wat2wasm(keyvalue_mirror_guest_wat()), [keyvalue]),
+             (both, [payload, keyvalue])]
+    for wasm, expected in cases:
+        assert _private_imports(prepare_component(wasm)) == expected
+    plain = wasmtime.wat2wasm("(component)")
+    assert prepare_component(plain) == plain
