@@ -6,8 +6,9 @@
 
 `python -m bench` runs it too. Each round, for each operation: one `wasmcache run` of
 examples/kv_bench_guest (world cache-keyvalue-command) times the keyvalue call and the cache
-interface's same call back to back in one process, in alternating order from round to round,
-then the raw client's loop runs in a fresh process (`bench.raw`). The cache interface has no
+interface's same call in one process, their loops interleaved in ten slices (which starts
+alternates from round to round), so both meet the same moments of a shared machine; then the
+raw client's loop runs in a fresh process (`bench.raw`). The cache interface has no
 batches: a keyvalue batch of N keys is compared with N cache calls. Ratios are medians of the
 rounds' paired ratios, with their lowest and highest; the load average of the machine before
 and after is part of the result. Writes bench/results/keyvalue.json and keyvalue.md.
@@ -65,9 +66,9 @@ def compare(tmp: Path, rounds: int = 5, smoke: bool = False,
             cache_spec = cache_name and _spec(cache_name, size, iterations, batch)
             times: dict[str, list[float]] = {"kv": [], "cache": [], "raw": []}
             for round_ in range(rounds):
-                specs = [kv_spec] if cache_spec is None else (
+                pair = [kv_spec] if cache_spec is None else (
                     [kv_spec, cache_spec] if round_ % 2 == 0 else [cache_spec, kv_spec])
-                for line in run_guest(guest, url, specs, env)[0]:
+                for line in run_guest(guest, url, ["~".join(pair)], env)[0]:
                     side = "kv" if line["op"].startswith("kv.") else "cache"
                     times[side].append(line["ns"] / line["iterations"] / 1e9)
                 times["raw"].append(time_raw_fresh(label, tmp, op, size, iterations, batch))
@@ -102,8 +103,9 @@ def _size(size: int) -> str:
 def markdown(result: dict) -> str:
     before, after = result["load_before"], result["load_after"]
     lines = [f"wasi:keyvalue against the cache interface's same call and the raw client: "
-             f"medians of {result['rounds']} paired rounds (kv / cache: both in one guest "
-             f"process per round; a batch of N keys against N cache calls). Load average "
+             f"medians of {result['rounds']} paired rounds (kv / cache: both loops interleaved "
+             f"in one guest process per round; a batch of N keys against N cache calls). "
+             f"Load average "
              f"before {before[0]:.1f} / {before[1]:.1f} / {before[2]:.1f}, after "
              f"{after[0]:.1f} / {after[1]:.1f} / {after[2]:.1f} on {result['cores']} cores.", "",
              "| backend | op | value | keys/call | keyvalue µs/call | cache µs | kv / cache | "
