@@ -193,6 +193,14 @@ def read_vec(address: int, kind: int) -> tuple[int, int]:
     return data, size
 
 
+def read_string(address: int) -> str:
+    """The ``string`` value at `address`."""
+    kind, size, data = _VAL_VEC.unpack_from(_MEM, address)
+    if kind != KIND_STRING:
+        raise _kind_error("a string", kind)
+    return read_text(data, size)
+
+
 def read_u32(address: int) -> int:
     kind, value = _VAL_U32.unpack_from(_MEM, address)
     if kind != KIND_U32:

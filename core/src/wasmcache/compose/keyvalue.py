@@ -4,10 +4,11 @@ private, resource-free interface `wasmcache.wire.keyvalue.KEYVALUE`.
 The adapter defines the ``bucket`` and ``cas`` resource types itself (a handle's rep is the
 host's u32 id: a bucket's index in the session, a cas's entry in the host's table) and exports
 the three interfaces with them, so the guest's handles live in the adapter's table and the host
-sees plain values only. Payloads cross as Latin-1 strings (``string-encoding=latin1+utf16``, as
-in the cache adapter, `wasmcache.compose.adapter`), so Wasmtime copies them in bulk, batches
-included: ``list<tuple<string, list<u8>>>`` and ``list<tuple<string, string>>`` have the same
-memory layout, so a `set-many`'s items are forwarded as they are.
+sees plain values only. Payloads cross as Latin-1 strings (the host functions are lowered with
+``string-encoding=latin1+utf16``, as in the cache adapter, `wasmcache.compose.adapter`), so
+Wasmtime copies them in bulk, batches included: ``list<tuple<string, list<u8>>>`` and
+``list<tuple<string, string>>`` have the same memory layout, so a `set-many`'s items are
+forwarded as they are. The exports are lifted with ``utf8`` (see `_LIFT_OPTS`).
 
 Most functions forward pointers and the return area unchanged, because the private result has
 the public one's layout. Five convert it:
@@ -122,10 +123,6 @@ def _forward(name: str, flat: str, ret: int) -> str:
 
 
 _ADAPTER_CORE = """
-    ;; an ok id at RET+4 becomes a handle made by `new`
-    (func $own_id (param $handle i32)
-      (if (i32.eqz (i32.load8_u (i32.const RET)))
-        (then (i32.store (i32.const RET+4) (local.get $handle)))))
     ;; private result<string, error> at PRIV -> result<option<list<u8>>, error> at RET
     (func $payload_or_none (result i32)
       (if (i32.eqz (i32.load8_u (i32.const PRIV)))
@@ -144,13 +141,13 @@ _ADAPTER_CORE = """
       (i32.const RET))
     (func (export "open") (param i32 i32) (result i32)
       (call $host_open (local.get 0) (local.get 1) (i32.const RET))
-      (if (i32.eqz (i32.load8_u (i32.const RET)))
-        (then (call $own_id (call $bucket_new (i32.load (i32.const RET+4))))))
+      (if (i32.eqz (i32.load8_u (i32.const RET)))  ;; an ok id becomes a new handle
+        (then (i32.store (i32.const RET+4) (call $bucket_new (i32.load (i32.const RET+4))))))
       (i32.const RET))
     (func (export "cas-new") (param i32 i32 i32) (result i32)
       (call $host_cas_new (local.get 0) (local.get 1) (local.get 2) (i32.const RET))
       (if (i32.eqz (i32.load8_u (i32.const RET)))
-        (then (call $own_id (call $cas_new (i32.load (i32.const RET+4))))))
+        (then (i32.store (i32.const RET+4) (call $cas_new (i32.load (i32.const RET+4))))))
       (i32.const RET))
     (func (export "get") (param i32 i32 i32) (result i32)
       (call $host_get (local.get 0) (local.get 1) (local.get 2) (i32.const PRIV))

@@ -137,19 +137,20 @@ def _arg_reader(param: Param, table: WireTable) -> Callable[[int], Any]:
         return c.read_u32
     if param is Param.DELTA:
         return c.read_s64
-    read_text = _text_reader(table.text)
+    read_key: Callable[[int], str] = c.read_string  # a key, name or cursor
+    if table.text is not TextForm.PLAIN:
+        read_key = lambda address: text_in(c.read_string(address))  # noqa: E731
     if param is Param.CURSOR:
-        return lambda address: c.read_option(address, lambda value: read_text(
-            *c.read_vec(value, c.KIND_STRING)))
+        return lambda address: c.read_option(address, read_key)
     if param is Param.KEYS:
-        return lambda address: c.read_list(address, lambda value: read_text(
-            *c.read_vec(value, c.KIND_STRING)))
+        return lambda address: c.read_list(address, read_key)
     kind, read = _payload_reader(table.payload)
     if param is Param.PAYLOAD:
         return lambda address: read(*c.read_vec(address, kind))
     if param is Param.ITEMS:
+        read_text = _text_reader(table.text)
         return lambda address: c.read_string_pairs(address, kind, read, read_text)
-    return lambda address: read_text(*c.read_vec(address, c.KIND_STRING))  # NAME, KEY
+    return read_key  # NAME, KEY
 
 
 def _answer_writer(answer: Answer, table: WireTable) -> Callable[[int, Any], None]:
@@ -213,12 +214,21 @@ def _answer_writer(answer: Answer, table: WireTable) -> Callable[[int, Any], Non
 
 def _plain(method: Callable[..., Any], signature: Signature, table: WireTable,
            label: str) -> RawFunc:
-    readers = [(_arg_reader(param, table), index * c.VAL_SIZE)
-               for index, param in enumerate(signature.params)]
+    read = [_arg_reader(param, table) for param in signature.params]
     write = _answer_writer(signature.answer, table)
+    size = c.VAL_SIZE
+    body: Callable[[int, int, int], None]
+    if len(read) == 1:  # one body per arity: a generic loop costs a call as much again
+        def body(_context: int, args: int, results: int) -> None:
+            write(results, method(read[0](args)))
+    elif len(read) == 2:
+        def body(_context: int, args: int, results: int) -> None:
+            write(results, method(read[0](args), read[1](args + size)))
+    else:
+        offsets = [index * size for index in range(len(read))]
 
-    def body(_context: int, args: int, results: int) -> None:
-        write(results, method(*[read(args + offset) for read, offset in readers]))
+        def body(_context: int, args: int, results: int) -> None:
+            write(results, method(*[r(args + o) for r, o in zip(read, offsets, strict=True)]))
 
     return _guarded(label, body)
 
