@@ -225,10 +225,10 @@ def _plain(method: Callable[..., Any], signature: Signature, table: WireTable,
         def body(_context: int, args: int, results: int) -> None:
             write(results, method(read[0](args), read[1](args + size)))
     else:
-        offsets = [index * size for index in range(len(read))]
+        first, second, third = read  # no resource-free function takes more
 
         def body(_context: int, args: int, results: int) -> None:
-            write(results, method(*[r(args + o) for r, o in zip(read, offsets, strict=True)]))
+            write(results, method(first(args), second(args + size), third(args + 2 * size)))
 
     return _guarded(label, body)
 
