@@ -61,6 +61,14 @@ def _text_reader(form: TextForm) -> Callable[[int, int], str]:
     return lambda data, size: text_in(c.read_text(data, size))
 
 
+def _key_reader(form: TextForm) -> Callable[[int], str]:
+    """read(address of the C ``string`` value) of a key, name or cursor."""
+    if form is TextForm.PLAIN:
+        return c.read_string
+    read_string = c.read_string
+    return lambda address: text_in(read_string(address))
+
+
 def _error_boxer(form: ErrorForm, text: TextForm = TextForm.PLAIN) -> Callable[[Any], int]:
     if form is ErrorForm.ENUM:
         return lambda error: c.box_enum(error.value)
@@ -137,9 +145,7 @@ def _arg_reader(param: Param, table: WireTable) -> Callable[[int], Any]:
         return c.read_u32
     if param is Param.DELTA:
         return c.read_s64
-    read_key: Callable[[int], str] = c.read_string  # a key, name or cursor
-    if table.text is not TextForm.PLAIN:
-        read_key = lambda address: text_in(c.read_string(address))  # noqa: E731
+    read_key = _key_reader(table.text)
     if param is Param.CURSOR:
         return lambda address: c.read_option(address, read_key)
     if param is Param.KEYS:
