@@ -27,6 +27,22 @@ def empty_delete(_d: int, _c: int, _t: int, _args: int, _n: int, results: int, _
     return 0
 
 
+def run_command(engine: Engine, component: Component, linker: Linker, specs: list[str]) -> None:
+    """Run a bench guest's ``wasi:cli/run`` with argv `specs` (its JSON lines go to stdout)."""
+    store = Store(engine)
+    store.set_epoch_deadline(NO_DEADLINE)
+    wasi = WasiConfig()
+    wasi.argv = ["bench_guest", *specs]
+    wasi.inherit_stdout()
+    wasi.inherit_stderr()
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, component)
+    run_index = instance.get_export_index(store, "wasi:cli/run@0.2.0")
+    run = instance.get_func(store, instance.get_export_index(store, "run", run_index))
+    assert run is not None
+    run(store)
+
+
 def main(argv: list[str]) -> None:
     guest, *specs = argv
     engine = make_engine()
@@ -42,24 +58,7 @@ def main(argv: list[str]) -> None:
         with root.add_instance(PAYLOAD.interface) as iface:
             capi.register(iface, set_and_get, session)
             capi.define(iface, "delete", empty_delete)
-    run_command(engine, linker, component, ["bench_guest", *specs])
-
-
-def run_command(engine: Engine, linker: Linker, component: Component, argv: list[str]) -> None:
-    """Run a command guest's wasi:cli/run as `wasmcache run` does: its stdout and stderr
-    inherited, `argv` as its arguments (bench.floor runs its guest through this too)."""
-    store = Store(engine)
-    store.set_epoch_deadline(NO_DEADLINE)
-    wasi = WasiConfig()
-    wasi.argv = argv
-    wasi.inherit_stdout()
-    wasi.inherit_stderr()
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, component)
-    run_index = instance.get_export_index(store, "wasi:cli/run@0.2.0")
-    run = instance.get_func(store, instance.get_export_index(store, "run", run_index))
-    assert run is not None
-    run(store)
+    run_command(engine, component, linker, specs)
 
 
 if __name__ == "__main__":

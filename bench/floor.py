@@ -1,11 +1,12 @@
-"""The bench guest's floor, run the way `wasmcache run` runs a guest, in a fresh process.
+"""The bench guest's floor: nested with `floor_adapter_wat` in place of the real adapter.
 
-    python -m bench.floor GUEST.wasm OP:SIZE:ITERATIONS ...     # prints the guest's JSON lines
+    python -m bench.floor GUEST.wasm OP:SIZE:ITERATIONS ...
 
-The guest nested with `floor_adapter_wat()` (every call answered in wasm) imports the private
-payload interface, which `wasmcache run` refuses in a guest file: only the wrapper it builds
-itself may import it. This builds the floor wrapper, compiles it through the compile cache and
-runs it on the same engine, linker and WASI setup as `wasmcache run`.
+The guest's calls cross the same bindings and canonical-ABI lifts as through the real adapter
+but are answered in wasm (a get returns the last value set), so its JSON lines time the guest's
+own loop-plus-bindings floor. The nesting happens here, as `wasmcache.load_guest` nests the real
+adapter (a compile-cache `prepare`, cached under its own key): a component that imports the
+private interface is never loaded as a guest.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wasmcache import GuestSession, compile_cache
+from wasmcache import GuestSession, add_to_linker, compile_cache
 from wasmcache.backends.memory import MemoryBackend
-from wasmcache.compose.adapter import ADAPTER_VERSION, floor_adapter_wat
+from wasmcache.compose import ADAPTER_VERSION
+from wasmcache.compose.adapter import floor_adapter_wat
 from wasmcache.compose.nest import wrap
-from wasmcache.linker import add_to_linker
 from wasmcache.runner import ENGINE_KEY, make_engine
 from wasmtime.component import Linker
 
@@ -27,13 +28,13 @@ from bench.empty_callback import run_command
 def main(argv: list[str]) -> None:
     guest, *specs = argv
     engine = make_engine()
-    wasm = wrap(Path(guest).read_bytes(), floor_adapter_wat())
-    component = compile_cache.load_component(engine, wasm, f"{ENGINE_KEY}-floor{ADAPTER_VERSION}",
-                                             compile_cache.cache_dir())
+    component = compile_cache.load_component(
+        engine, Path(guest).read_bytes(), f"{ENGINE_KEY}-floor{ADAPTER_VERSION}",
+        compile_cache.cache_dir(), prepare=lambda wasm: wrap(wasm, floor_adapter_wat()))
     linker = Linker(engine)
     linker.add_wasip2()
     add_to_linker(linker, GuestSession(MemoryBackend(), "floor"))
-    run_command(engine, linker, component, [Path(guest).name, *specs])
+    run_command(engine, component, linker, specs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The raw clients: each backend's own Python client doing the bench's operation, no wasmcache.
 
-    python -m bench.raw LABEL TMPDIR OP SIZE ITERATIONS     # prints seconds per call
+    python -m bench.raw LABEL TMPDIR OP SIZE ITERATIONS [BATCH]    # prints seconds per call
 
 bench/run.py times each raw loop in a fresh process through this entry point, as it runs each
 guest loop in a fresh `wasmcache run`: on this kind of VM a loop's latency depends on the
@@ -19,16 +19,30 @@ from pathlib import Path
 
 
 class Raw:
-    """get/set/delete of one key with a backend's own client; `close` cleans up."""
+    """get/set/delete of one key with a backend's own client; `close` cleans up. The keyvalue
+    bench's operations (`bench.keyvalue`) are given for memory and Redis: exists, increment
+    by 1, get-many (keys) and set-many (items)."""
 
     def __init__(self, get: Callable, set_: Callable, delete: Callable,
-                 close: Callable[[], None] = lambda: None) -> None:
+                 close: Callable[[], None] = lambda: None, *, exists: Callable | None = None,
+                 increment: Callable | None = None, get_many: Callable | None = None,
+                 set_many: Callable | None = None) -> None:
         self.get, self.set, self.delete, self.close = get, set_, delete, close
+        self.exists, self.increment = exists, increment
+        self.get_many, self.set_many = get_many, set_many
 
 
 def raw_memory(_tmp: Path) -> Raw:
     data: dict[bytes, bytes] = {}
-    return Raw(data.get, data.__setitem__, lambda k: data.pop(k, None))
+
+    def increment(k: bytes) -> int:  # the decimal bytes wasmcache stores
+        value = int(data.get(k, b"0")) + 1
+        data[k] = str(value).encode()
+        return value
+
+    return Raw(data.get, data.__setitem__, lambda k: data.pop(k, None),
+               exists=data.__contains__, increment=increment,
+               get_many=lambda keys: [data.get(k) for k in keys], set_many=data.update)
 
 
 def raw_disk(tmp: Path, options: str = "") -> Raw:
@@ -128,8 +142,17 @@ def raw_redis(_tmp: Path) -> Raw:
         client.close()
         pool.disconnect()
 
+    def set_many(items: list[tuple[bytes, bytes]]) -> None:  # as wasmcache-redis: a pipeline
+        pipe = client.pipeline(transaction=False)
+        for k, v in items:
+            pipe.set(prefix + k, v)
+        pipe.execute()
+
     return Raw(lambda k: client.get(prefix + k), lambda k, v: client.set(prefix + k, v),
-               lambda k: client.delete(prefix + k), close)
+               lambda k: client.delete(prefix + k), close,
+               exists=lambda k: client.exists(prefix + k),
+               increment=lambda k: client.incrby(prefix + k, 1),
+               get_many=lambda keys: client.mget([prefix + k for k in keys]), set_many=set_many)
 
 
 #: bench label -> factory of its raw client (given the run's scratch directory)
@@ -141,15 +164,23 @@ RAW_CLIENTS: dict[str, Callable[[Path], Raw]] = {
 }
 
 
-def time_raw(raw: Raw, op: str, size: int, iterations: int) -> float:
-    """Seconds per call of `op` with the raw client (same key/value shape as the guest)."""
+def time_raw(raw: Raw, op: str, size: int, iterations: int, batch: int = 1) -> float:
+    """Seconds per call of `op` with the raw client (same key/value shape as the guests; a
+    get-many / set-many call handles `batch` keys)."""
     key = f"bench-{op}-{size}".encode()
     value = bytes(i & 0xFF for i in range(size))
-    if op == "get":
+    keys = [key + f"-{index}".encode() for index in range(batch)]
+    items = [(k, value) for k in keys]
+    if op in ("get", "exists"):
         raw.set(key, value)
+    elif op == "get-many":
+        raw.set_many(items)  # type: ignore[misc]
     call: Callable[[], object] = {
         "get": lambda: raw.get(key), "set": lambda: raw.set(key, value),
-        "delete": lambda: raw.delete(key)}[op]
+        "delete": lambda: raw.delete(key), "exists": lambda: raw.exists(key),  # type: ignore
+        "increment": lambda: raw.increment(key),  # type: ignore[misc]
+        "get-many": lambda: raw.get_many(keys),  # type: ignore[misc]
+        "set-many": lambda: raw.set_many(items)}[op]  # type: ignore[misc]
     start = time.perf_counter_ns()
     for _ in range(iterations):
         call()
@@ -157,10 +188,10 @@ def time_raw(raw: Raw, op: str, size: int, iterations: int) -> float:
 
 
 def main(argv: list[str]) -> None:
-    label, tmp, op, size, iterations = argv
+    label, tmp, op, size, iterations, *batch = argv
     raw = RAW_CLIENTS[label](Path(tmp))
     try:
-        print(time_raw(raw, op, int(size), int(iterations)))
+        print(time_raw(raw, op, int(size), int(iterations), int(batch[0]) if batch else 1))
     finally:
         raw.close()
 

@@ -3,6 +3,9 @@
     .venv/bin/python -m bench            # full run (a few minutes on two cores)
     .venv/bin/python -m bench --smoke    # CI: tiny iteration counts, no timing asserted
 
+The run ends with wasi:keyvalue against the cache interface's same call and the raw clients on
+memory and Redis (`bench.keyvalue`, also runnable alone).
+
 Writes bench/results/bench.json, bench/results/bench.md and bench/results/bench.png.
 """
 
@@ -51,10 +54,12 @@ BACKENDS: list[tuple[str, str, Callable[[Path], str]]] = [
 ]
 
 
-def time_raw_fresh(label: str, tmp: Path, op: str, size: int, iterations: int) -> float:
+def time_raw_fresh(label: str, tmp: Path, op: str, size: int, iterations: int,
+                   batch: int = 1) -> float:
     """Seconds per call of the raw loop, timed in a fresh process (see bench.raw)."""
     done = subprocess.run([sys.executable, "-m", "bench.raw", label, str(tmp), op, str(size),
-                           str(iterations)], cwd=ROOT, capture_output=True, text=True)
+                           str(iterations), str(batch)], cwd=ROOT, capture_output=True,
+                          text=True)
     if done.returncode != 0:
         raise RuntimeError(f"raw {label} {op} failed: {done.stderr.strip()[-500:]}")
     return float(done.stdout)
@@ -185,6 +190,12 @@ def main(argv: list[str] | None = None) -> dict:
         if only is None or "memory" in only:
             results["lru_cache"] = served_by_lru(guest, env, specs, rounds, results)
         results["guest_size_bytes"] = guest.stat().st_size
+        from bench import keyvalue
+
+        kv_backends = tuple(label for label in keyvalue.DEFAULT_BACKENDS
+                            if label in results["backends"])
+        if kv_backends:
+            results["keyvalue"] = keyvalue.compare(tmp, rounds, args.smoke, kv_backends, env)
         results["startup"] = startup(guest, tmp, env, args.smoke)
         results["peak_rss_kib"] = 0 if args.smoke else peak_rss_kib(
             guest, "memory://", [f"get:{MIB}:{large}", f"set:{MIB}:{large}"], env)
@@ -192,6 +203,10 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
+    if "keyvalue" in results:
+        from bench.keyvalue import markdown as keyvalue_markdown
+
+        table += "\n" + keyvalue_markdown(results["keyvalue"])
     (args.out / "bench.md").write_text(table)
     print(table)
     chart(results, args.out / "bench.png")
@@ -257,22 +272,22 @@ def guest_floor(guest: Path, tmp: Path, env: dict[str, str], small: int, large: 
                 rounds: int) -> dict:
     """The guest's own loop-plus-bindings floor: the same guest, calls answered in wasm.
 
-    The guest is nested with `floor_adapter_wat` instead of the real adapter (and run by
-    `python -m bench.floor`: `wasmcache run` refuses a guest file that imports the private
-    interface the floor adapter imports), so its calls cross the same bindings and the same
-    canonical-ABI lifts but never reach the host (a get returns the last value set). Keys:
-    "delete_s", "get_s", "set_s" (100 B) and "get_1mib_s", "set_1mib_s"; and
-    "empty_callback_delete_s", the guest's delete against an empty host callback
-    (bench.empty_callback): the floor plus wasmtime's and ctypes' share of a host call.
+    The guest is nested with `floor_adapter_wat` instead of the real adapter (`bench.floor`),
+    so its calls cross the same bindings and the same canonical-ABI lifts but never reach the
+    host (a get returns the last value set). Keys: "delete_s", "get_s", "set_s" (100 B) and
+    "get_1mib_s", "set_1mib_s"; and "empty_callback_delete_s", the guest's delete against an
+    empty host callback (bench.empty_callback): the floor plus wasmtime's and ctypes' share of
+    a host call.
     """
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
-        floor = subprocess.run([sys.executable, "-m", "bench.floor", str(guest), "empty:0:10000",
-                                f"delete:100:{small}", f"set:100:{small}", f"get:100:{small}",
-                                f"set:{MIB}:{large}", f"get:{MIB}:{large}"], cwd=ROOT,
-                               capture_output=True, text=True, env={**os.environ, **env},
-                               check=True)
-        for line in map(json.loads, floor.stdout.splitlines()):
+        done = subprocess.run([sys.executable, "-m", "bench.floor", str(guest), "empty:0:10000",
+                               f"delete:100:{small}", f"set:100:{small}", f"get:100:{small}",
+                               f"set:{MIB}:{large}", f"get:{MIB}:{large}"], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ, **env},
+                              check=True)
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        for line in lines:
             size = "_1mib" if line["size"] == MIB else ""
             name = "empty_loop_s" if line["op"] == "empty" else f"{line['op']}{size}_s"
             runs.setdefault(name, []).append(line["ns"] / line["iterations"] / 1e9)

@@ -48,6 +48,16 @@ def test_bench_smoke(tmp_path: Path) -> None:
             (op, size) for op in ("get", "set", "delete") for size in (100, 1 << 20)}
         assert all(r["lru_s"] > 0 and r["memory_s"] > 0 for r in rows)
     assert "| guest | op | size | lru_cache µs/call | memory:// µs/call | memory/lru |" in table
+    keyvalue = results["keyvalue"]
+    for label in ("memory", "Redis"):
+        rows = keyvalue["backends"][label]
+        assert {(r["op"], r["size"]) for r in rows} == {
+            ("get", 100), ("get", 1 << 20), ("set", 100), ("set", 1 << 20), ("exists", 100),
+            ("increment", 0), ("get-many", 100), ("get-many", 1 << 20), ("set-many", 100),
+            ("set-many", 1 << 20), ("set-many", 1024)}, label
+        assert all(r["kv_s"] > 0 and r["raw_s"] > 0 for r in rows)
+        assert all("kv_over_cache" in r for r in rows if r["op"] in ("get", "set"))
+    assert "| backend | op | value | keys/call | keyvalue µs/call |" in "\n".join(table)
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ KIND_U32 = 6
 KIND_S64 = 7
 KIND_STRING = 12
 KIND_LIST = 13
+KIND_TUPLE = 15
 KIND_VARIANT = 16
 KIND_ENUM = 17
 KIND_OPTION = 18
@@ -50,6 +51,10 @@ _STRING_ARG = struct.Struct("<B7xQQ8x")
 _SET_ARGS = struct.Struct("<B7xQQ8xB7xQQ8xB7xQ16x")
 _POINTER_ARG = struct.Struct("<B7xQ16x")
 _U32 = struct.Struct("<I")
+_VAL_U32 = struct.Struct("<B7xI20x")
+_VAL_S64 = struct.Struct("<B7xq16x")
+_VAL_BOOL = struct.Struct("<B7x?23x")
+_PAIR = struct.Struct("<B7xQQ8xB7xQQ8x")  # two string-like values (a tuple's elements)
 
 RawFunc = Callable[[int, int, int, int, int, int, int], int]
 """A host callback: (data, context, func type, args, nargs, results, nresults) -> error ptr."""
@@ -78,6 +83,8 @@ try:
     _byte_vec_new = _prototype("wasm_byte_vec_new", None, c_void_p, c_size_t, ctypes.c_char_p)
     _vallist_new_uninit = _prototype("wasmtime_component_vallist_new_uninit", None, c_void_p,
                                      c_size_t)
+    _valtuple_new_uninit = _prototype("wasmtime_component_valtuple_new_uninit", None, c_void_p,
+                                      c_size_t)
     _error_new = _prototype("wasmtime_error_new", c_void_p, ctypes.c_char_p)
     _any_to_host = _prototype("wasmtime_component_resource_any_to_host", c_void_p, c_void_p,
                               c_void_p, c_void_p)
@@ -112,10 +119,12 @@ def _check_layout() -> str | None:
         "offset of valvariant.val": (ffi.wasmtime_component_valvariant_t.val.offset, 16),
         "offset of wasm_byte_vec_t.data": (ffi.wasm_byte_vec_t.data.offset, 8),
         "offset of vallist.data": (ffi.wasmtime_component_vallist_t.data.offset, 8),
+        "offset of valtuple.data": (ffi.wasmtime_component_valtuple_t.data.offset, 8),
         "sizeof(union)": (ctypes.sizeof(union), 24),
     }
     kinds = {"BOOL": KIND_BOOL, "U8": KIND_U8, "U32": KIND_U32, "S64": KIND_S64,
-             "STRING": KIND_STRING, "LIST": KIND_LIST, "VARIANT": KIND_VARIANT,
+             "STRING": KIND_STRING, "LIST": KIND_LIST, "TUPLE": KIND_TUPLE,
+             "VARIANT": KIND_VARIANT,
              "ENUM": KIND_ENUM, "OPTION": KIND_OPTION, "RESULT": KIND_RESULT,
              "RESOURCE": KIND_RESOURCE}
     for name, kind in kinds.items():
@@ -171,6 +180,73 @@ def read_set_args(args: int, payload_kind: int) -> tuple[str, int, int, int | No
         raise TypeError(f"unexpected C value kinds {(k_kind, v_kind, o_kind)} for set")
     ttl = _U32.unpack_from(_MEM, option + PAYLOAD_OFFSET)[0] if option else None
     return read_text(k_data, k_size), v_size, v_data, ttl
+
+
+def _kind_error(what: str, kind: int) -> TypeError:
+    return TypeError(f"expected {what}, got C value kind {kind}")
+
+
+def read_vec(address: int, kind: int) -> tuple[int, int]:
+    """(data, size) of the string or list value of `kind` at `address`."""
+    got, size, data = _VAL_VEC.unpack_from(_MEM, address)
+    if got != kind:
+        raise _kind_error(f"C value kind {kind}", got)
+    return data, size
+
+
+def read_string(address: int) -> str:
+    """The ``string`` value at `address`."""
+    kind, size, data = _VAL_VEC.unpack_from(_MEM, address)
+    if kind != KIND_STRING:
+        raise _kind_error("a string", kind)
+    return read_text(data, size)
+
+
+def read_u32(address: int) -> int:
+    kind, value = _VAL_U32.unpack_from(_MEM, address)
+    if kind != KIND_U32:
+        raise _kind_error("a u32", kind)
+    return value  # type: ignore[no-any-return]
+
+
+def read_s64(address: int) -> int:
+    kind, value = _VAL_S64.unpack_from(_MEM, address)
+    if kind != KIND_S64:
+        raise _kind_error("an s64", kind)
+    return value  # type: ignore[no-any-return]
+
+
+def read_option(address: int, read: Callable[[int], Any]) -> Any:
+    """The ``option`` value at `address`: None, or its payload read by ``read(address)``."""
+    kind, payload = _POINTER_ARG.unpack_from(_MEM, address)
+    if kind != KIND_OPTION:
+        raise _kind_error("an option", kind)
+    return read(payload) if payload else None
+
+
+def read_list(address: int, read: Callable[[int], Any]) -> list[Any]:
+    """The ``list`` value at `address`, each element read by ``read(address)``."""
+    data, size = read_vec(address, KIND_LIST)
+    return [read(element) for element in range(data, data + size * VAL_SIZE, VAL_SIZE)]
+
+
+def read_string_pairs(address: int, second: int, read_second: Callable[[int, int], Any],
+                      read_first: Callable[[int, int], str] = read_text
+                      ) -> list[tuple[str, Any]]:
+    """The ``list<tuple<string, T>>`` value at `address`; T is a string or list of C kind
+    `second`, read by ``read_second(data, size)`` (the string by ``read_first``)."""
+    data, size = read_vec(address, KIND_LIST)
+    items = []
+    unpack_pair, unpack_vec, mem = _PAIR.unpack_from, _VAL_VEC.unpack_from, _MEM
+    for element in range(data, data + size * VAL_SIZE, VAL_SIZE):
+        kind, count, pair = unpack_vec(mem, element)
+        if kind != KIND_TUPLE or count != 2:
+            raise _kind_error("a 2-tuple", kind)
+        k_kind, k_size, k_data, v_kind, v_size, v_data = unpack_pair(mem, pair)
+        if (k_kind, v_kind) != (KIND_STRING, second):
+            raise _kind_error(f"(string, kind {second})", v_kind)
+        items.append((read_first(k_data, k_size), read_second(v_data, v_size)))
+    return items
 
 
 def read_u8_list(data: int, size: int) -> bytes:
@@ -239,8 +315,12 @@ def box_enum(case: str) -> int:
 
 
 def box_string(utf8: bytes) -> int:
-    size, data = _new_byte_vec(utf8)
-    return _boxed(_VAL_VEC.pack(KIND_STRING, size, data))
+    return _boxed(string_val(utf8))
+
+
+def box_val(val: bytes) -> int:
+    """A boxed copy of a 32-byte C value (which it takes over)."""
+    return _boxed(val)
 
 
 def box_u8(value: int) -> int:
@@ -256,6 +336,52 @@ def box_variant(case: str, payload: int) -> int:
     """A variant case by name, with a boxed payload or 0 when the case has none."""
     size, data = _new_byte_vec(case.encode())
     return _boxed(_VAL_VARIANT.pack(KIND_VARIANT, size, data, payload))
+
+
+def box_u32(value: int) -> int:
+    return _boxed(_VAL_U32.pack(KIND_U32, value))
+
+
+def box_s64(value: int) -> int:
+    return _boxed(_VAL_S64.pack(KIND_S64, value))
+
+
+def box_bool(value: bool) -> int:
+    return _boxed(_VAL_BOOL.pack(KIND_BOOL, value))
+
+
+def _vallist(vals: list[bytes], tuple_: bool = False) -> tuple[int, int]:
+    """(size, data) of a new C value list (or tuple) holding `vals` (32-byte C values, moved
+    in: they own what they point to)."""
+    vec = ctypes.create_string_buffer(16)
+    (_valtuple_new_uninit if tuple_ else _vallist_new_uninit)(vec, len(vals))
+    size, data = _VEC.unpack(vec.raw)
+    if size:
+        _MEM[data:data + size * VAL_SIZE] = b"".join(vals)
+    return size, data
+
+
+def string_val(utf8: bytes) -> bytes:
+    """A ``string`` C value (32 bytes) owning a copy of `utf8`."""
+    size, data = _new_byte_vec(utf8)
+    return _VAL_VEC.pack(KIND_STRING, size, data)
+
+
+def option_val(payload: int) -> bytes:
+    """An ``option`` C value: `payload` is a boxed value, or 0 for none."""
+    return _VAL_SMALL.pack(KIND_OPTION, payload)
+
+
+def list_val(vals: list[bytes]) -> bytes:
+    return _VAL_VEC.pack(KIND_LIST, *_vallist(vals))
+
+
+def box_tuple(vals: list[bytes]) -> int:
+    return _boxed(_VAL_VEC.pack(KIND_TUPLE, *_vallist(vals, tuple_=True)))
+
+
+def box_list(vals: list[bytes]) -> int:
+    return _boxed(list_val(vals))
 
 
 def box_u8_list(value: bytes) -> int:

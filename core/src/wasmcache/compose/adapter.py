@@ -21,18 +21,19 @@ from ..wire.cache import CACHE_INTERFACE
 from ..wire.table import ERROR_CASES
 
 # Bump this whenever the generated WAT changes: it is part of the compile cache's key.
-ADAPTER_VERSION = "3"
+ADAPTER_VERSION = "4"
 
 INTERNAL = ERROR_CASES.index("internal")
 
 _ENUM = "(enum " + " ".join(f'"{case}"' for case in ERROR_CASES) + ")"
 
 # Memory, a bump allocator (2-aligned at least, as latin1+utf16 requires) and its reset, which
-# runs as post-return once the lifted results have been copied out.
-_ALLOCATOR = """
+# runs as post-return once the lifted results have been copied out. The first BASE bytes are the
+# return areas (the cache's fit in 16; `allocator_wat` reserves more for other adapters).
+_ALLOCATOR_TEMPLATE = """
   (core module $Alloc
     (memory (export "memory") 1)
-    (global $top (mut i32) (i32.const 16))
+    (global $top (mut i32) (i32.const BASE))
     (func $grow (export "grow") (param $end i32)  ;; memory reaches at least $end bytes
       (local $have i32)
       (local.set $have (i32.shl (memory.size) (i32.const 16)))
@@ -68,12 +69,20 @@ _ALLOCATOR = """
                         (i32.lt_u (local.get $old_size) (local.get $size))))))
       (global.set $top (local.get $end))
       (local.get $ptr))
-    (func (export "reset") (param i32) (global.set $top (i32.const 16))))
+    (func (export "reset") (param i32) (global.set $top (i32.const BASE))))
   (core instance $alloc (instantiate $Alloc))
   (alias core export $alloc "memory" (core memory $mem))
   (alias core export $alloc "realloc" (core func $realloc))
   (alias core export $alloc "reset" (core func $reset))
 """
+
+
+def allocator_wat(base: int = 16) -> str:
+    """The allocator's WAT, handing out memory from `base` up (below it: the return areas)."""
+    return _ALLOCATOR_TEMPLATE.replace("BASE", str(base))
+
+
+_ALLOCATOR = allocator_wat()
 
 # Forwarding: every export calls the matching import with the same flat arguments and the
 # return area at address 0. A `get` whose ok string came back UTF-16 (length bit 31: the host

@@ -37,7 +37,7 @@ from wasmtime.component import Component
 from .. import compile_cache
 from ..errors import WasmcacheError, first_line
 from ..wire.cache import CACHE_INTERFACE, PAYLOAD_INTERFACE
-from .adapter import _ENUM, adapter_wat
+from .adapter import _ENUM, adapter_wat, private_instance_type_wat
 from .nest import (
     ALIAS,
     COMPONENT,
@@ -258,7 +258,7 @@ def compose(guest: bytes, layers: Sequence[CacheComponent]) -> bytes:
     below = None  # the instance that serves the layer being instantiated
     adapter = None
     if layers[-1].imports_cache:
-        adapter_wasm, private_type = _adapter_parts(adapter_wat())
+        adapter_wasm, private_type = _adapter_parts(adapter_wat(), private_instance_type_wat())
         host_type = merged.add(TYPE_SORT)
         host = merged.add(INSTANCE_SORT)
         out += [_vec_section(TYPE, [private_type]),

@@ -1,29 +1,37 @@
-"""`prepare_component`: nest an unchanged guest with the payload adapter in a wrapper component.
+"""`prepare_component`: nest an unchanged guest with wasmcache's adapters in a wrapper component.
 
 The wrapper re-declares the guest's imports by copying the guest's leading type, import and alias
-sections verbatim (so every index in them means the same thing), then appends: the private
-interface's import, the adapter and the guest as nested components, their instantiations (the
-guest gets every import it asked for, except that ``wasmcache:cache/cache`` now comes from the
-adapter) and the guest's exports re-exported. Only section headers and the few import, alias and
-export entries are parsed; the 18 MB of guest code is copied as one block.
+sections verbatim (so every index in them means the same thing), then appends, for each adapter
+whose interfaces the guest imports (`ADAPTERS`: the cache's payload adapter for
+``wasmcache:cache/cache``, the keyvalue adapter for ``wasi:keyvalue/store``, atomics and batch),
+its private interface's import, the adapter as a nested component and its instantiation
+(`_nest_adapter`); then the guest as a nested component, instantiated with every import it asked
+for except that the adapters' interfaces now come from the adapters, and the guest's exports
+re-exported. Only section headers and the few import, alias and export entries are parsed; the
+18 MB of guest code is copied as one block.
 
 Anything this module does not understand leaves the guest unchanged: the host then serves the
-cache interface directly (`wasmcache.wire.cache.CACHE`), which is slower per byte but equally
-correct. A guest that imports a private interface itself is refused (`PrivateImport`).
+interfaces directly (`wasmcache.wire.cache.CACHE`, `wasmcache.keyvalue.linker`), which is slower
+per byte but equally correct. A guest that imports a private interface itself is refused
+(`PrivateImport`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wasmtime import wat2wasm
 
 from ..errors import WasmcacheError
+from ..keyvalue.linker import INTERFACES as KEYVALUE_INTERFACES
 from ..wire.cache import CACHE_INTERFACE, PAYLOAD_INTERFACE
+from ..wire.keyvalue import KEYVALUE_INTERFACE
 from ..wire.table import PRIVATE_PACKAGE
 from .adapter import ADAPTER_VERSION, adapter_wat, private_instance_type_wat
+from .keyvalue import keyvalue_adapter_wat, keyvalue_private_type_wat
 
 log = logging.getLogger("wasmcache.compose")
 
@@ -32,6 +40,27 @@ CUSTOM, CORE_TYPE, COMPONENT, INSTANCE, ALIAS, TYPE, IMPORT, EXPORT = 0, 3, 4, 5
 PREFIX_SECTIONS = {CUSTOM, CORE_TYPE, ALIAS, TYPE, IMPORT}
 SORT_FUNC, SORT_VALUE, SORT_TYPE, SORT_COMPONENT, SORT_INSTANCE = 1, 2, 3, 4, 5
 MARKER = "wasmcache-fastpath-adapter"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """An adapter component and the guest imports it serves."""
+
+    #: the private interface the adapter imports from the host (as "host")
+    private_interface: str
+    source: Callable[[], str]
+    #: the private interface's instance type, as a one-entry component
+    private_type: Callable[[], str]
+    #: (the guest's import, the adapter's export serving it); the guest must import the first
+    serves: tuple[tuple[str, str], ...]
+
+
+CACHE_ADAPTER = Adapter(PAYLOAD_INTERFACE, adapter_wat, private_instance_type_wat,
+                        ((CACHE_INTERFACE, "cache"),))
+KEYVALUE_ADAPTER = Adapter(KEYVALUE_INTERFACE, keyvalue_adapter_wat, keyvalue_private_type_wat,
+                           tuple(zip(KEYVALUE_INTERFACES, ("store", "atomics", "batch"),
+                                     strict=True)))
+ADAPTERS = (CACHE_ADAPTER, KEYVALUE_ADAPTER)
 
 
 class Unsupported(Exception):
@@ -175,20 +204,42 @@ def _read_export(data: bytes, pos: int) -> tuple[str, bytes, int]:
 
 
 @functools.cache
-def _adapter_parts(adapter_source: str) -> tuple[bytes, bytes]:
+def _adapter_parts(adapter_source: str, private_type: str) -> tuple[bytes, bytes]:
     """The adapter component's binary and the encoded private instance type."""
     adapter = wat2wasm(adapter_source)
-    types = wat2wasm(private_instance_type_wat())
+    types = wat2wasm(private_type)
     (section_id, start, end), = [s for s in _sections(types) if s[0] == TYPE]
     count, pos = _leb(types, start)
     assert section_id == TYPE and count == 1
     return adapter, types[pos:end]
 
 
+def _nest_adapter(adapter: Adapter, source: str, spaces: _Spaces
+                  ) -> tuple[list[bytes], dict[str, int]]:
+    """The sections that import `adapter`'s private interface and instantiate the adapter with
+    it, and the instance index of each export that replaces a guest import (by import name)."""
+    binary, private_type = _adapter_parts(source, adapter.private_type())
+    type_index = spaces.add(bytes([SORT_TYPE]))
+    host_instance = spaces.add(bytes([SORT_INSTANCE]))
+    adapter_index = spaces.add(bytes([SORT_COMPONENT]))
+    adapter_instance = spaces.add(bytes([SORT_INSTANCE]))
+    sections = [
+        _vec_section(TYPE, [private_type]),
+        _vec_section(IMPORT, [b"\x00" + _enc_string(adapter.private_interface)
+                              + bytes([SORT_INSTANCE]) + _uleb(type_index)]),
+        _section(COMPONENT, binary),
+        _vec_section(INSTANCE, [b"\x00" + _uleb(adapter_index) + _uleb(1) + _enc_string("host")
+                                + bytes([SORT_INSTANCE]) + _uleb(host_instance)]),
+        _vec_section(ALIAS, [bytes([SORT_INSTANCE, 0x00]) + _uleb(adapter_instance)
+                             + _enc_string(export) for _, export in adapter.serves]),
+    ]
+    return sections, {name: spaces.add(bytes([SORT_INSTANCE])) for name, _ in adapter.serves}
+
+
 def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
     """The wrapper component around `wasm`; raises `Unsupported` when it cannot be built.
 
-    `adapter_source` replaces the adapter's WAT (the bench passes `floor_adapter_wat()`).
+    `adapter_source` replaces the cache adapter's WAT (the bench passes `floor_adapter_wat()`).
     """
     if wasm[:8] != COMPONENT_HEADER:
         raise Unsupported("not a component of the known binary version")
@@ -215,9 +266,10 @@ def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
                 sort, pos = _read_alias(wasm, pos)
                 spaces.add(sort)
     refuse_private_imports([name for name, _, _ in imports])
-    if not any(name == CACHE_INTERFACE and sort[0] == SORT_INSTANCE
-               for name, sort, _ in imports):
-        raise Unsupported(f"the guest does not import {CACHE_INTERFACE}")
+    instances = {name for name, sort, _ in imports if sort[0] == SORT_INSTANCE}
+    adapters = [adapter for adapter in ADAPTERS if adapter.serves[0][0] in instances]
+    if not adapters:
+        raise Unsupported("the guest imports none of the interfaces an adapter serves")
     exports: list[tuple[str, bytes]] = []
     for sid, start, _end in sections[prefix_end:]:
         if sid == EXPORT:
@@ -226,36 +278,27 @@ def wrap(wasm: bytes, adapter_source: str | None = None) -> bytes:
                 name, sort, pos = _read_export(wasm, pos)
                 exports.append((name, sort))
 
-    adapter, private_type = _adapter_parts(adapter_source or adapter_wat())
-    type_index = spaces.add(bytes([SORT_TYPE]))
-    host_instance = spaces.add(bytes([SORT_INSTANCE]))
-    adapter_index = spaces.add(bytes([SORT_COMPONENT]))
+    prefix = wasm[8:sections[prefix_end - 1][2]] if prefix_end else b""
+    out = [COMPONENT_HEADER, _section(CUSTOM, _enc_string(MARKER) + ADAPTER_VERSION.encode()),
+           prefix]
+    served: dict[str, int] = {}
+    for adapter in adapters:
+        source = (adapter_source if adapter is CACHE_ADAPTER and adapter_source
+                  else adapter.source())
+        nested, replaced = _nest_adapter(adapter, source, spaces)
+        out += nested
+        served.update(replaced)
     guest_index = spaces.add(bytes([SORT_COMPONENT]))
-    adapter_instance = spaces.add(bytes([SORT_INSTANCE]))
-    cache_instance = spaces.add(bytes([SORT_INSTANCE]))
     guest_instance = spaces.add(bytes([SORT_INSTANCE]))
-
     args = []
     for name, sort, index in imports:
         if sort[0] == 0:
             raise Unsupported(f"core module import {name!r}")
-        if name == CACHE_INTERFACE:
-            index = cache_instance
+        if sort[0] == SORT_INSTANCE:
+            index = served.get(name, index)
         args.append(_enc_string(name) + sort + _uleb(index))
-    prefix = wasm[8:sections[prefix_end - 1][2]] if prefix_end else b""
-    out = [
-        COMPONENT_HEADER,
-        _section(CUSTOM, _enc_string(MARKER) + ADAPTER_VERSION.encode()),
-        prefix,
-        _vec_section(TYPE, [private_type]),
-        _vec_section(IMPORT, [b"\x00" + _enc_string(PAYLOAD_INTERFACE) + bytes([SORT_INSTANCE])
-                              + _uleb(type_index)]),
-        _section(COMPONENT, adapter),
+    out += [
         _section(COMPONENT, wasm),
-        _vec_section(INSTANCE, [b"\x00" + _uleb(adapter_index) + _uleb(1) + _enc_string("host")
-                                + bytes([SORT_INSTANCE]) + _uleb(host_instance)]),
-        _vec_section(ALIAS, [bytes([SORT_INSTANCE, 0x00]) + _uleb(adapter_instance)
-                             + _enc_string("cache")]),
         _vec_section(INSTANCE, [b"\x00" + _uleb(guest_index) + _uleb(len(args)) + b"".join(args)]),
     ]
     if exports:
@@ -275,11 +318,12 @@ def is_wrapped(wasm: bytes) -> bool:
 
 
 def prepare_component(wasm: bytes) -> bytes:
-    """`wasm` nested with the payload adapter, or `wasm` itself when that is impossible.
+    """`wasm` nested with the adapters it needs, or `wasm` itself when that is impossible.
 
-    Unchanged for a guest that does not import the cache interface or uses an encoding `wrap`
-    does not handle; `PrivateImport` for one that imports a private interface itself (an
-    already wrapped component included: only the wrapper made in this process may).
+    Unchanged for a guest that imports neither the cache interface nor wasi:keyvalue/store, or
+    uses an encoding `wrap` does not handle; `PrivateImport` for one that imports a private
+    interface itself (an already wrapped component included: only the wrapper made in this
+    process may).
     """
     try:
         return wrap(wasm)

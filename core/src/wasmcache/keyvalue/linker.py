@@ -4,6 +4,10 @@
     linker.add_wasip2()
     add_keyvalue_to_linker(linker, KeyValueHost(GuestSession(open_backend("memory://"), "ns")))
 
+A guest nested with the keyvalue adapter never reaches these: its calls arrive through the
+adapter's private interface (`wasmcache.keyvalue.plain`). This linker serves the guests the
+wrapper cannot handle, with the same answers.
+
 Resources: ``bucket`` and ``cas`` are host resources (`ResourceType.host`); their
 representation is an index into this linker's tables, released by the destructor when the
 guest drops the handle. Every borrowed handle is taken over with ``to_host`` exactly once per

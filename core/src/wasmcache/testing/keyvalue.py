@@ -4,11 +4,13 @@ Mix it into a backend's contract class (it needs the same ``backend_url`` fixtur
 
     class TestMyStore(BackendContractTests, KeyValueContractTests): ...
 
-Every operation is checked through `KeyValueHost`, the way a guest reaches it, with the
-backend's native capabilities; the atomics are also checked through the core's generic
-fallbacks on the same store (`BareBackend`). The concurrency test starts 8 processes that each
-increment one counter 1,000 times and run 100 compare-and-swap updates; it is skipped only for
-``memory://``, whose store is per process.
+Every operation is checked through `KeyValueHost` with the backend's native capabilities, and
+again through a guest (`wasmcache.testing.kvguest.GuestKeyValue`: the keyvalue mirror guest
+nested with the keyvalue adapter) on a host registered in each style, ``capi`` and ``public``;
+the atomics are also checked through the core's generic fallbacks on the same store
+(`BareBackend`). The concurrency test starts 8 processes, half of them calling through a guest
+on each style, that each increment one counter 1,000 times and run 100 compare-and-swap
+updates; it is skipped only for ``memory://``, whose store is per process.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from ..keyvalue.host import ACCESS_DENIED, NO_SUCH_STORE, CasFailed, KeyValueHos
 from ..policy import Access, Policy
 from ..session import GuestSession
 from .contract import TrackingBackend, tracked_backend, unique_namespace
+from .kvguest import GuestKeyValue
 
 PROCESSES = 8
 INCREMENTS = 1000
 CAS_UPDATES = 100
+#: the concurrency test's processes call through a guest, half of them on each style
+HAMMER_PATHS = ("capi", "public")
 #: figures of the last concurrency runs, printed by the pytest plugin
 FIGURES: list[str] = []
 
@@ -75,15 +80,23 @@ class KeyValueContractTests:
         with tracked_backend(backend_url) as backend:
             yield backend
 
-    @pytest.fixture(params=["native", "generic"])
+    @pytest.fixture(params=["native", "generic", "capi", "public"])
     def kv(self, request: pytest.FixtureRequest, backend: TrackingBackend) -> KeyValueHost:
-        """A host with buckets "default" and "other"; `generic` hides the native capabilities."""
+        """A host with buckets "default" and "other"; `generic` hides the native capabilities;
+        `capi` / `public`: native, through a guest on a host registered in that style."""
+        if request.param in ("capi", "public"):
+            return _host(backend, request.param)
         store: Backend = backend if request.param == "native" else BareBackend(backend)
         return _host(store)
 
+    @pytest.fixture(params=["host", "capi", "public"])
+    def path(self, request: pytest.FixtureRequest) -> str:
+        """How the operations are reached: `KeyValueHost` itself, or a guest on either style."""
+        return str(request.param)
+
     @pytest.fixture
-    def native(self, backend: TrackingBackend) -> KeyValueHost:
-        return _host(backend)
+    def native(self, backend: TrackingBackend, path: str) -> KeyValueHost:
+        return _host(backend, path)
 
     def open(self, kv: KeyValueHost, name: str = "default") -> Bucket:
         bucket = kv.open(name)
@@ -216,12 +229,12 @@ class KeyValueContractTests:
             assert error.message and backend_url not in error.message
         assert native.get(bucket, "ok") is None  # a refused batch wrote nothing
 
-    def test_kv_policy(self, backend: TrackingBackend) -> None:
+    def test_kv_policy(self, backend: TrackingBackend, path: str) -> None:
         namespace = unique_namespace()
-        writer = KeyValueHost(GuestSession(backend, namespace))
+        writer = _reach(GuestSession(backend, namespace), path)
         assert writer.set(self.open(writer), "pub:k", b"v") is None
-        reader = KeyValueHost(GuestSession(backend, namespace, policy=Policy(
-            access=Access.READ_ONLY, key_prefixes=("pub:",))))
+        reader = _reach(GuestSession(backend, namespace, policy=Policy(
+            access=Access.READ_ONLY, key_prefixes=("pub:",))), path)
         bucket = self.open(reader)
         assert reader.get(bucket, "pub:k") == b"v"
         assert reader.get(bucket, "secret") == ACCESS_DENIED
@@ -233,7 +246,7 @@ class KeyValueContractTests:
         cas = _ok(reader.cas_new(bucket, "pub:k"))
         assert reader.swap(cas, b"x") == ACCESS_DENIED  # type: ignore[arg-type]
         assert reader.get(bucket, "pub:k") == b"v"
-        nobody = KeyValueHost(GuestSession(backend, namespace, policy=Policy(access=Access.NONE)))
+        nobody = _reach(GuestSession(backend, namespace, policy=Policy(access=Access.NONE)), path)
         assert nobody.list_keys(self.open(nobody), None) == ACCESS_DENIED
         assert nobody.get(self.open(nobody), "pub:k") == ACCESS_DENIED
         assert writer.delete(self.open(writer), "pub:k") is None
@@ -250,9 +263,9 @@ class KeyValueContractTests:
         procs = [subprocess.Popen(
             [sys.executable, "-m", "wasmcache.testing.kvhammer",
              self.concurrency_url(backend_url), namespace,
-             str(INCREMENTS), str(CAS_UPDATES), str(start)],
+             str(INCREMENTS), str(CAS_UPDATES), str(start), HAMMER_PATHS[index % 2]],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            for _ in range(PROCESSES)]
+            for index in range(PROCESSES)]
         began = time.monotonic()
         try:
             time.sleep(0.2)
@@ -270,6 +283,7 @@ class KeyValueContractTests:
             backend.written.update({(namespace, b"hits"), (namespace, b"cas-total")})
         elapsed = time.monotonic() - began
         assert [r["errors"] for r in results] == [[]] * PROCESSES
+        assert sorted(r["path"] for r in results) == sorted(HAMMER_PATHS * (PROCESSES // 2))
         assert backend.get(namespace, b"hits") == str(PROCESSES * INCREMENTS).encode()
         assert sum(r["cas_done"] for r in results) == PROCESSES * CAS_UPDATES
         assert backend.get(namespace, b"cas-total") == str(PROCESSES * CAS_UPDATES).encode()
@@ -285,10 +299,19 @@ class KeyValueContractTests:
         assert set(KeyValueOps(backend).native) <= set(CAPABILITIES)
 
 
-def _host(backend: Backend) -> KeyValueHost:
-    """A keyvalue host in a fresh namespace, with bucket "other" and pages of 7 keys."""
-    return KeyValueHost(GuestSession(backend, unique_namespace(), buckets=("other",),
-                                     keys_per_page=7))
+def _host(backend: Backend, path: str = "host") -> KeyValueHost:
+    """A keyvalue host in a fresh namespace, with bucket "other" and pages of 7 keys, reached
+    by `path`."""
+    return _reach(GuestSession(backend, unique_namespace(), buckets=("other",), keys_per_page=7),
+                  path)
+
+
+def _reach(session: GuestSession, path: str) -> KeyValueHost:
+    """`KeyValueHost` over `session` (path "host"), or the same methods through a guest nested
+    with the keyvalue adapter on a host registered in style `path`."""
+    if path == "host":
+        return KeyValueHost(session)
+    return GuestKeyValue(session, path)  # type: ignore[return-value]
 
 
 def _scan_all(kv: KeyValueHost, bucket: Bucket) -> list[str]:
@@ -319,23 +342,27 @@ key_prefixes = ["shared"]
 
 def check_keyvalue_guest(run_cli: Any, kv_guest: Path, cache_guest: Path | None, url: str,
                          cwd: Path, expected: Path) -> None:
-    """Run examples/keyvalue_guest through the CLI on `url`: the tour, the read-only profile
-    and (with `cache_guest`, for a store that outlives a process) data shared with a
-    wasmcache:cache guest of the same namespace. Every output must equal the expected files in
-    `expected` (the guest's source folder: expected_output.txt, expected_readonly.txt)."""
+    """Run examples/keyvalue_guest through the CLI on `url`: the tour and the read-only profile
+    on both registration styles (``WASMCACHE_FAST_PATH`` 1 and 0: the guest is nested with the
+    keyvalue adapter either way) and (with `cache_guest`, for a store that outlives a process)
+    data shared with a wasmcache:cache guest of the same namespace. Every output must equal the
+    expected files in `expected` (the guest's source folder: expected_output.txt,
+    expected_readonly.txt). ``run_cli(*args, env=..., cwd=...)`` runs ``wasmcache``."""
     source = expected
     (cwd / "wasmcache.toml").write_text(KEYVALUE_PROFILES)
     namespace = unique_namespace()
 
-    def run(guest: Path, profile: str | None, *args: str) -> str:
+    def run(guest: Path, profile: str | None, *args: str, fast: str = "1") -> str:
         extra = ("--guest", profile) if profile else ()
         done = run_cli("run", "--backend", url, "--namespace", namespace, *extra, str(guest),
-                       *args, cwd=cwd)
-        assert done.returncode == 0, (done.stdout, done.stderr)
+                       *args, cwd=cwd, env={"WASMCACHE_FAST_PATH": fast})
+        assert done.returncode == 0, (fast, done.stdout, done.stderr)
         return str(done.stdout)
 
-    assert run(kv_guest, "kv") == (source / "expected_output.txt").read_text()
-    assert run(kv_guest, "ro", "readonly") == (source / "expected_readonly.txt").read_text()
+    for fast in ("1", "0"):
+        assert run(kv_guest, "kv", fast=fast) == (source / "expected_output.txt").read_text()
+        assert run(kv_guest, "ro", "readonly", fast=fast) == (
+            source / "expected_readonly.txt").read_text()
     if cache_guest is None:
         return
     assert run(cache_guest, None, "set", "shared", "from the cache") == "set shared: ok\n"

@@ -1,8 +1,10 @@
 """One process of the wasi:keyvalue concurrency test (`KeyValueContractTests`), run as a module.
 
-    python -m wasmcache.testing.kvhammer URL NAMESPACE INCREMENTS CAS_UPDATES START_FILE
+    python -m wasmcache.testing.kvhammer URL NAMESPACE INCREMENTS CAS_UPDATES START_FILE [PATH]
 
-Waits for START_FILE (so all processes start together), then through a `KeyValueHost` adds 1
+Waits for START_FILE (so all processes start together), then through a `KeyValueHost` (PATH
+``host``, the default) or a guest nested with the keyvalue adapter on a host registered in
+style PATH (``capi`` or ``public``: `wasmcache.testing.kvguest.GuestKeyValue`) adds 1
 to the counter ``hits`` INCREMENTS times with `increment`, and CAS_UPDATES times adds 1 to the
 decimal value under ``cas-total`` with a compare-and-swap retry loop (retrying with the fresh
 cas a lost swap hands back). Prints one JSON line: what it did, the conflicts it retried and
@@ -22,9 +24,15 @@ from ..session import GuestSession
 
 
 def main(url: str, namespace: str, increments: int, cas_updates: int,
-         start_file: str) -> dict[str, object]:
+         start_file: str, path: str = "host") -> dict[str, object]:
     backend = open_backend(url)
-    host = KeyValueHost(GuestSession(backend, namespace))
+    session = GuestSession(backend, namespace)
+    if path == "host":
+        host = KeyValueHost(session)
+    else:
+        from .kvguest import GuestKeyValue
+
+        host = GuestKeyValue(session, path)  # type: ignore[assignment]
     errors: list[str] = []
     done = conflicts = 0
     try:
@@ -59,9 +67,10 @@ def main(url: str, namespace: str, increments: int, cas_updates: int,
     finally:
         backend.close()
     return {"cas_done": done, "cas_conflicts": conflicts,
-            "increment_cas_retries": host.session.ops.cas_retries, "errors": errors}
+            "increment_cas_retries": session.ops.cas_retries, "errors": errors, "path": path}
 
 
 if __name__ == "__main__":
     url, namespace, increments, cas_updates, start_file = sys.argv[1:6]
-    print(json.dumps(main(url, namespace, int(increments), int(cas_updates), start_file)))
+    print(json.dumps(main(url, namespace, int(increments), int(cas_updates), start_file,
+                          *sys.argv[6:7])))
