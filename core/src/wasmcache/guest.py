@@ -42,8 +42,7 @@ from .runner import (
     make_engine,
     missing_import,
 )
-from .wire.cache import CACHE_INTERFACE
-from .wire.table import PRIVATE_PACKAGE
+from .wire.names import CACHE_INTERFACE, PRIVATE_PACKAGE
 
 #: import-name prefixes that need the cache host (a guest nested with the payload adapter
 #: imports the private package instead of, or besides, the cache interface)

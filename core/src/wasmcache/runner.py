@@ -20,7 +20,7 @@ from wasmtime.component import Component
 
 from . import compile_cache
 from .buckets import DEFAULT_PAGE_SIZE
-from .compose.adapter import ADAPTER_VERSION
+from .compose.version import ADAPTER_VERSION
 from .epoch import NO_DEADLINE as NO_DEADLINE  # re-exported: embedders' stores need it
 from .errors import WasmcacheError
 from .errors import first_line as _first_line

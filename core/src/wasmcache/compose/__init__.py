@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .adapter import ADAPTER_VERSION
     from .nest import PrivateImport, prepare_component, refuse_private_imports
+    from .version import ADAPTER_VERSION
 
-_EXPORTS = {"ADAPTER_VERSION": ".adapter", "PrivateImport": ".nest",
+_EXPORTS = {"ADAPTER_VERSION": ".version", "PrivateImport": ".nest",
             "prepare_component": ".nest", "refuse_private_imports": ".nest"}
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 

@@ -21,8 +21,6 @@ import enum
 import logging
 import os
 
-from .. import _wasmtime
-
 log = logging.getLogger("wasmcache.wire")
 
 ENV = "WASMCACHE_FAST_PATH"
@@ -48,6 +46,8 @@ def choose_style(requested: Style | str | None = None) -> Style:
         off = os.environ.get(ENV, "1").strip().lower() in ("0", "off", "false", "no")
         requested = Style.PUBLIC if off else Style.CAPI
     style = Style(requested)
+    from .. import _wasmtime  # checked here, not at import: a run with no host needs neither
+
     if style is Style.CAPI and _wasmtime.PROBLEM is not None:
         if not _warned:
             _warned = True

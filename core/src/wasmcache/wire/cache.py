@@ -7,9 +7,10 @@ errors as their index: Wasmtime then copies a payload in bulk instead of one val
 
 from __future__ import annotations
 
-from .table import PRIVATE_PACKAGE, ErrorForm, HostFunction, PayloadForm, Shape, WireTable
+from .names import CACHE_INTERFACE as CACHE_INTERFACE  # re-exported
+from .names import PRIVATE_PACKAGE
+from .table import ErrorForm, HostFunction, PayloadForm, Shape, WireTable
 
-CACHE_INTERFACE = "wasmcache:cache/cache@0.1.0"
 PAYLOAD_INTERFACE = f"{PRIVATE_PACKAGE}payload@0.1.0"
 
 FUNCTIONS = (

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import CacheError
 from . import WireError
-
-#: Every interface private to wasmcache's adapters lives in this package; a guest that imports
-#: one itself is refused at load (`wasmcache.compose.nest.refuse_private_imports`).
-PRIVATE_PACKAGE = "wasmcache:fastpath/"
+from .names import PRIVATE_PACKAGE as PRIVATE_PACKAGE  # re-exported
 
 #: The cache interface's error cases in WIT order (their index is the private wire's code).
 ERROR_CASES = tuple(case.value for case in CacheError)
