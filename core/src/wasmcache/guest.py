@@ -39,8 +39,8 @@ from .runner import (
     _memory_hint,
     _run_export,
     load_guest,
-    make_engine,
     missing_import,
+    shared_engine,
 )
 from .wire.names import CACHE_INTERFACE, PRIVATE_PACKAGE
 
@@ -196,9 +196,10 @@ class Guest:
     `backend` attribute stays None), but its scheme is always checked. `options` (or keyword
     arguments naming `GuestOptions` fields) set the namespace, limits, policy, buckets, page
     size, memory cap and stats; their `args` and `timeout` are the defaults of `run`. `engine`
-    defaults to a new `make_engine()`; its epoch then serves the timeouts of every guest on it
-    (see `wasmcache.epoch`). Raises `WasmcacheError` for a bad file, a component without
-    ``wasi:cli/run``, an unknown scheme or a backend that cannot be opened.
+    defaults to `shared_engine()`, the pooled engine this process's guests share; an engine's
+    epoch serves the timeouts of every guest on it (see `wasmcache.epoch`). Raises
+    `WasmcacheError` for a bad file, a component without ``wasi:cli/run``, an unknown scheme
+    or a backend that cannot be opened.
     """
 
     def __init__(self, path: str | os.PathLike[str], backend: str | Backend,
@@ -209,7 +210,7 @@ class Guest:
         _check_options(self.options)
         self.path = os.fspath(path)
         self.program_name = self.options.program_name or Path(self.path).name
-        self.engine = engine or make_engine()
+        self.engine = engine or shared_engine()
         self.component: Component = load_guest(self.engine, path,
                                                components=self.options.cache_components)
         run_name = _run_export(self.component, self.engine)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,17 +72,60 @@ class GuestOptions:
     profile: str | None = None
 
 
-def make_engine() -> Engine:
+def make_engine(*, pooled: bool = False) -> Engine:
     """The engine every guest of this host runs on.
 
     Epoch interruption is always on, so one compiled artefact serves runs with and without
     --timeout (the compile cache is keyed on these settings: see ENGINE_KEY). An embedder that
     makes its own Store on this engine must give it a deadline first
     (``store.set_epoch_deadline(NO_DEADLINE)``), or the guest traps with "interrupt" at once.
+
+    `pooled` gives instances Wasmtime's pooling allocator (see `POOL_KEEP_RESIDENT`), for an
+    engine that serves many runs: without it each instance maps and unmaps its memories, and
+    with two threads running guests the kernel's TLB flushes for those unmaps cost more than
+    the second thread gains (bench/README.md). It reserves about 4 TiB of address space (no
+    memory), so it is skipped under an address-space limit (``ulimit -v``), and where this
+    wasmtime-py lacks the allocator's C functions; compiled components serve both kinds.
     """
     config = Config()
     config.epoch_interruption = True
+    if pooled and _address_space_unlimited():
+        from ._wasmtime import use_pooling_allocator
+
+        use_pooling_allocator(config, POOL_KEEP_RESIDENT)
     return Engine(config)
+
+
+#: bytes of each memory and table a pooled engine keeps resident between instances: enough
+#: for the 18 MB componentize-py guest's pages a run dirties (4 MiB was not: its two-thread
+#: rate stayed below one thread's), and at most that much RSS per slot in use or warm (Wasmtime
+#: keeps up to 100 warm slots, each affine to the module it last held)
+POOL_KEEP_RESIDENT = 16 << 20
+
+
+def _address_space_unlimited() -> bool:
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no ulimit -v to respect
+        return True
+    return resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
+
+
+_shared: Engine | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_engine() -> Engine:
+    """The pooled engine the `Guest`s of this process share unless given their own.
+
+    One engine per process is what Wasmtime recommends: one pool of instance slots, one epoch
+    ticker for every timeout. Made on first use.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = make_engine(pooled=True)
+        return _shared
 
 
 ENGINE_KEY = "epoch"
@@ -196,5 +240,6 @@ def run_guest(wasm: str | os.PathLike[str], backend: str | Backend,
     from .guest import Guest
 
     options = options or GuestOptions()
-    with Guest(wasm, backend, options, engine=engine) as guest:
+    # one run: nothing to pool, and a pool's set-up would only lengthen the CLI's start
+    with Guest(wasm, backend, options, engine=engine or make_engine()) as guest:
         return guest.run(inherit_stdio=True).status
