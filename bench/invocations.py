@@ -141,30 +141,47 @@ def control_rate(threads: int, seconds: float) -> float:
 
 def invocations(name: str, path: Path, args: list[str], rounds: int, cli_count: int,
                 seconds: float) -> dict:
-    """Rounds of CLI, one thread and two threads, back to back; medians and paired ratios."""
+    """Rounds of CLI, one thread and two threads, back to back; medians and paired ratios.
+
+    `Guest.run` is measured twice: on the shared pooled engine a `Guest` gets by default, and on
+    an ordinary engine (`make_engine()`, what every `Guest` had before the pool), so the pool's
+    effect is a paired ratio of the same run.
+    """
     from wasmcache import Guest
+    from wasmcache.runner import make_engine
 
     subprocess.run([WASMCACHE, "run", "-b", "memory://", str(path), *args],
                    capture_output=True, check=True)  # compile cache and plugin index warm
     rows: dict[str, list[float]] = {k: [] for k in (
         "cli_per_s", "guest_1t_per_s", "guest_2t_per_s", "guest_over_cli", "two_over_one",
-        "cpu_1t", "cpu_2t", "control_two_over_one")}
-    with Guest(path, "memory://") as guest:
-        guest_rate(guest, args, 1, min(seconds, 0.2))  # warm
+        "cpu_1t", "cpu_2t", "control_two_over_one", "ordinary_1t_per_s", "ordinary_2t_per_s",
+        "ordinary_two_over_one", "pooled_over_ordinary_1t", "pooled_over_ordinary_2t")}
+    with Guest(path, "memory://") as guest, \
+            Guest(path, "memory://", engine=make_engine()) as ordinary:
+        for warm in (guest, ordinary):
+            guest_rate(warm, args, 1, min(seconds, 0.2))
         for _ in range(rounds):
             cli = cli_rate(path, args, cli_count)
             one, cpu_one = guest_rate(guest, args, 1, seconds)
             two, cpu_two = guest_rate(guest, args, 2, seconds)
+            one_o, _ = guest_rate(ordinary, args, 1, seconds)
+            two_o, _ = guest_rate(ordinary, args, 2, seconds)
             control = control_rate(2, seconds / 2) / control_rate(1, seconds / 2)
             for key, value in (("cli_per_s", cli), ("guest_1t_per_s", one),
                                ("guest_2t_per_s", two), ("guest_over_cli", one / cli),
                                ("two_over_one", two / one), ("cpu_1t", cpu_one),
-                               ("cpu_2t", cpu_two), ("control_two_over_one", control)):
+                               ("cpu_2t", cpu_two), ("control_two_over_one", control),
+                               ("ordinary_1t_per_s", one_o), ("ordinary_2t_per_s", two_o),
+                               ("ordinary_two_over_one", two_o / one_o),
+                               ("pooled_over_ordinary_1t", one / one_o),
+                               ("pooled_over_ordinary_2t", two / two_o)):
                 rows[key].append(value)
     result: dict = {"guest": name, "path": str(path), "args": args, "rounds": rounds}
     for key, values in rows.items():
         result[key] = statistics.median(values)
-        if key in ("guest_over_cli", "two_over_one", "control_two_over_one"):
+        if key in ("guest_over_cli", "two_over_one", "control_two_over_one",
+                   "ordinary_two_over_one", "pooled_over_ordinary_1t",
+                   "pooled_over_ordinary_2t"):
             result[f"{key}_range"] = [min(values), max(values)]
     return result
 
@@ -228,6 +245,16 @@ def markdown(results: dict) -> str:
                      f"({low:,.0f}–{high:,.0f}) | {r['two_over_one']:.2f}× "
                      f"({low2:.2f}–{high2:.2f}) | {r['cpu_1t']:.2f} / {r['cpu_2t']:.2f} | "
                      f"{r['control_two_over_one']:.2f}× ({low3:.2f}–{high3:.2f}) |")
+    lines += ["", "| guest, `Guest.run` | ordinary engine, 1 thread/s | 2 threads/s | "
+              "2 threads / 1 thread | pooled / ordinary, 1 thread | pooled / ordinary, "
+              "2 threads |", "|---|---:|---:|---:|---:|---:|"]
+    for key in ("small", "big"):
+        r = results[key]
+        cells = [f"{r[name]:.2f}× ({r[name + '_range'][0]:.2f}–{r[name + '_range'][1]:.2f})"
+                 for name in ("ordinary_two_over_one", "pooled_over_ordinary_1t",
+                              "pooled_over_ordinary_2t")]
+        lines.append(f"| {r['guest']} | {r['ordinary_1t_per_s']:,.0f} | "
+                     f"{r['ordinary_2t_per_s']:,.0f} | " + " | ".join(cells) + " |")
     s = results["startup"]
     lines += ["", "| start-up (medians of pairs) | value |", "|---|---:|",
               f"| `wasmcache run` of a do-nothing component, s | {s['cli_s']:.3f} |",

@@ -40,8 +40,11 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for guest in ("small", "big"):
         assert calls[guest]["guest_1t_per_s"] > 0 and calls[guest]["cli_per_s"] > 0
         assert calls[guest]["guest_2t_per_s"] > 0
+        assert calls[guest]["ordinary_2t_per_s"] > 0  # the same runs on an unpooled engine
+        assert calls[guest]["pooled_over_ordinary_2t"] > 0
     assert calls["startup"]["cli_s"] > 0 and calls["startup"]["wasmtime_s"] > 0
     assert "Invocations per second" in (tmp_path / "bench.md").read_text()
+    assert "| guest, `Guest.run` | ordinary engine, 1 thread/s |" in "\n".join(table)
     lru = results["lru_cache"]  # both guests served by examples/lru_cache, against memory://
     for rows in (lru["guests"]["Python guest"], lru["guests"]["C guest"]):
         assert {(r["op"], r["size"]) for r in rows} == {
