@@ -79,7 +79,7 @@ def test_every_private_interface_is_in_the_refused_package() -> None:
     from wasmcache.compose import PrivateImport, refuse_private_imports
     from wasmcache.wire.cache import PAYLOAD
     from wasmcache.wire.keyvalue import KEYVALUE
-    from wasmcache.wire.table import PRIVATE_PACKAGE
+    from wasmcache.wire.names import PRIVATE_PACKAGE
 
     for table in (PAYLOAD, KEYVALUE):
         assert table.private and table.interface.startswith(PRIVATE_PACKAGE)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .preflight import check_backend
     from .runner import GuestOptions, GuestTimeout, GuestTrap, load_guest, run_guest
     from .session import GuestSession
-    from .wire.cache import CACHE_INTERFACE
+    from .wire.names import CACHE_INTERFACE
 
 _EXPORTS = {
     "Backend": ".backend", "BackendSpec": ".backend", "StoreDescription": ".backend",
@@ -52,7 +52,7 @@ _EXPORTS = {
     "GuestOptions": ".runner", "GuestTimeout": ".runner", "GuestTrap": ".runner",
     "load_guest": ".runner", "run_guest": ".runner",
     "GuestSession": ".session",
-    "CACHE_INTERFACE": ".wire.cache",
+    "CACHE_INTERFACE": ".wire.names",
 }
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 

@@ -17,9 +17,8 @@ floor through exactly the same lifts.
 
 from __future__ import annotations
 
-from ..wire.cache import CACHE_INTERFACE
+from ..wire.names import CACHE_INTERFACE
 from ..wire.table import ERROR_CASES
-from .version import ADAPTER_VERSION as ADAPTER_VERSION  # re-exported: the generators' version
 
 INTERNAL = ERROR_CASES.index("internal")
 

@@ -36,7 +36,8 @@ from wasmtime.component import Component
 
 from .. import compile_cache
 from ..errors import WasmcacheError, first_line
-from ..wire.cache import CACHE_INTERFACE, PAYLOAD_INTERFACE
+from ..wire.cache import PAYLOAD_INTERFACE
+from ..wire.names import CACHE_INTERFACE
 from .adapter import _ENUM, adapter_wat, private_instance_type_wat
 from .nest import (
     ALIAS,

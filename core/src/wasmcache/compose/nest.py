@@ -27,11 +27,12 @@ from wasmtime import wat2wasm
 
 from ..errors import WasmcacheError
 from ..keyvalue.linker import INTERFACES as KEYVALUE_INTERFACES
-from ..wire.cache import CACHE_INTERFACE, PAYLOAD_INTERFACE
+from ..wire.cache import PAYLOAD_INTERFACE
 from ..wire.keyvalue import KEYVALUE_INTERFACE
-from ..wire.table import PRIVATE_PACKAGE
-from .adapter import ADAPTER_VERSION, adapter_wat, private_instance_type_wat
+from ..wire.names import CACHE_INTERFACE, PRIVATE_PACKAGE
+from .adapter import adapter_wat, private_instance_type_wat
 from .keyvalue import keyvalue_adapter_wat, keyvalue_private_type_wat
+from .version import ADAPTER_VERSION
 
 log = logging.getLogger("wasmcache.compose")
 

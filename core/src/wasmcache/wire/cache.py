@@ -7,8 +7,7 @@ errors as their index: Wasmtime then copies a payload in bulk instead of one val
 
 from __future__ import annotations
 
-from .names import CACHE_INTERFACE as CACHE_INTERFACE  # re-exported
-from .names import PRIVATE_PACKAGE
+from .names import CACHE_INTERFACE, PRIVATE_PACKAGE
 from .table import ErrorForm, HostFunction, PayloadForm, Shape, WireTable
 
 PAYLOAD_INTERFACE = f"{PRIVATE_PACKAGE}payload@0.1.0"

@@ -11,8 +11,8 @@ serves it, over the same `GuestSession` as every other call.
 
 from __future__ import annotations
 
+from .names import PRIVATE_PACKAGE
 from .table import (
-    PRIVATE_PACKAGE,
     Answer,
     ErrorForm,
     HostFunction,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from ..errors import CacheError
 from . import WireError
-from .names import PRIVATE_PACKAGE as PRIVATE_PACKAGE  # re-exported
 
 #: The cache interface's error cases in WIT order (their index is the private wire's code).
 ERROR_CASES = tuple(case.value for case in CacheError)
