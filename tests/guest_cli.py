@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from types import ModuleType
 from urllib.parse import quote
 
 import pytest
 import redis
+from wasmcache import open_backend
+from wasmcache.testing.contract import unique_namespace
+
+RunCli = Callable[..., CompletedProcess[str]]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOUR_OUTPUT = (ROOT / "examples" / "hello_cache" / "expected_output.txt").read_text()
@@ -38,6 +43,28 @@ TRICKY_VALUES = [
     b"\xff\xfe \x80 \xc0\x80 \xc2 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80 \xf0\x9f\x98",
     bytes(range(256)),
 ]
+
+
+def assert_prints_every_value_alike(backend_url: str, guest: Path, hello_guest: Path,
+                                    run_cli: RunCli) -> None:
+    """`guest` prints what the Python guest prints for values written straight into the
+    backend (TRICKY_VALUES), and for the errors (usage errors on stderr, in the same words)."""
+    namespace = unique_namespace()
+    backend = open_backend(backend_url)
+    try:
+        for number, value in enumerate(TRICKY_VALUES):
+            backend.set(namespace, f"v{number}-\u00e9".encode(), value, None)
+    finally:
+        backend.close()
+    commands = [("get", f"v{number}-\u00e9") for number in range(len(TRICKY_VALUES))]
+    commands += [("get", "missing"), ("set", "", "x"), ("bogus", "k"), ("get",)]
+    for command in commands:
+        python, other = (run_cli("run", "--backend", backend_url, "--namespace", namespace,
+                                 str(path), *command) for path in (hello_guest, guest))
+        assert (other.returncode, other.stdout) == (python.returncode, python.stdout), \
+            (command, other.stderr)
+        if not python.stdout:  # a usage error: said on stderr only, in the same words
+            assert other.stderr.splitlines()[-1:] == python.stderr.splitlines()[-1:], command
 
 
 def plugin_test_support(plugin: str) -> ModuleType:

@@ -8,19 +8,16 @@ share a namespace. Toolchain and servers: scripts/ensure-services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from subprocess import CompletedProcess
 
 import guest_cli
 import pytest
 import wasmtime
 from build import build_c_component
-from guest_cli import BACKENDS, TOUR_OUTPUT, TRICKY_VALUES
+from guest_cli import BACKENDS, TOUR_OUTPUT, RunCli
 from wasmcache import open_backend
 from wasmcache.testing.contract import unique_namespace
-
-RunCli = Callable[..., CompletedProcess[str]]
 
 pytestmark = pytest.mark.slow
 
@@ -121,21 +118,7 @@ def test_python_and_c_guests_share_a_namespace(backend_url: str, c_guest: Path,
 def test_both_guests_print_every_value_alike(backend_url: str, c_guest: Path,
                                              hello_guest: Path, run_cli: RunCli) -> None:
     """The same line for values written straight into the backend, and for the errors."""
-    namespace = unique_namespace()
-    backend = open_backend(backend_url)
-    try:
-        for number, value in enumerate(TRICKY_VALUES):
-            backend.set(namespace, f"v{number}-\u00e9".encode(), value, None)
-    finally:
-        backend.close()
-    commands = [("get", f"v{number}-\u00e9") for number in range(len(TRICKY_VALUES))]
-    commands += [("get", "missing"), ("set", "", "x"), ("bogus", "k"), ("get",)]
-    for command in commands:
-        python, c = (run_cli("run", "--backend", backend_url, "--namespace", namespace,
-                             str(guest), *command) for guest in (hello_guest, c_guest))
-        assert (c.returncode, c.stdout) == (python.returncode, python.stdout), (command, c.stderr)
-        if not python.stdout:  # a usage error: said on stderr only, in the same words
-            assert c.stderr.splitlines()[-1:] == python.stderr.splitlines()[-1:], command
+    guest_cli.assert_prints_every_value_alike(backend_url, c_guest, hello_guest, run_cli)
 
 
 @pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from subprocess import CompletedProcess
 
 import guest_cli
 import pytest
 from build import build_js_guest
-from guest_cli import REDIS_SUPPORT, ROOT, TOUR_OUTPUT, TRICKY_VALUES
-from wasmcache import open_backend
+from guest_cli import REDIS_SUPPORT, ROOT, TOUR_OUTPUT, RunCli
 from wasmcache.testing.contract import unique_namespace
 
 BACKENDS = [*guest_cli.BACKENDS, "redis-cluster"]
 
-RunCli = Callable[..., CompletedProcess[str]]
 
 pytestmark = pytest.mark.slow
 
@@ -81,22 +78,7 @@ def test_python_and_js_guests_share_a_namespace(backend_url: str, js_guest: Path
 def test_both_guests_print_every_value_alike(backend_url: str, js_guest: Path,
                                              hello_guest: Path, run_cli: RunCli) -> None:
     """The same line for values written straight into the backend, and for the errors."""
-    namespace = unique_namespace()
-    backend = open_backend(backend_url)
-    try:
-        for number, value in enumerate(TRICKY_VALUES):
-            backend.set(namespace, f"v{number}-\u00e9".encode(), value, None)
-    finally:
-        backend.close()
-    commands = [("get", f"v{number}-\u00e9") for number in range(len(TRICKY_VALUES))]
-    commands += [("get", "missing"), ("set", "", "x"), ("bogus", "k"), ("get",)]
-    for command in commands:
-        python, js = (run_cli("run", "--backend", backend_url, "--namespace", namespace,
-                              str(guest), *command) for guest in (hello_guest, js_guest))
-        assert (js.returncode, js.stdout) == (python.returncode, python.stdout), \
-            (command, js.stderr)
-        if not python.stdout:  # a usage error: said on stderr only, in the same words
-            assert js.stderr.splitlines()[-1:] == python.stderr.splitlines()[-1:], command
+    guest_cli.assert_prints_every_value_alike(backend_url, js_guest, hello_guest, run_cli)
 
 
 def test_printable_table_is_from_the_installed_componentize_py() -> None:
