@@ -8,14 +8,13 @@ scripts/ensure-services (Redis, PostgreSQL, MariaDB).
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
-from types import ModuleType
 from urllib.parse import quote
 
+import plugin_helpers
 import pytest
 import redis
 from wasmcache import open_backend
@@ -67,18 +66,6 @@ def assert_prints_every_value_alike(backend_url: str, guest: Path, hello_guest: 
             assert other.stderr.splitlines()[-1:] == python.stderr.splitlines()[-1:], command
 
 
-def plugin_test_support(plugin: str) -> ModuleType:
-    """plugins/PLUGIN_backend/tests/conftest.py, loaded by path (its fixtures are not ours)."""
-    path = ROOT / "plugins" / f"{plugin}_backend" / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(f"wasmcache_{plugin}_test_support", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REDIS_SUPPORT = plugin_test_support("redis")
-SQL_SUPPORT = plugin_test_support("sql")
 
 
 def _redis_url(base: str, client: redis.Redis | redis.RedisCluster) -> Iterator[str]:
@@ -86,7 +73,7 @@ def _redis_url(base: str, client: redis.Redis | redis.RedisCluster) -> Iterator[
     try:
         yield f"{base}?prefix={quote(prefix, safe='')}"
     finally:
-        REDIS_SUPPORT.delete_matching(client, prefix.encode() + b"*")
+        plugin_helpers.REDIS.delete_matching(client, prefix.encode() + b"*")
         client.close()
 
 
@@ -106,7 +93,7 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         try:
             yield f"{SQL_SERVERS[kind]}?table={table}"
         finally:
-            SQL_SUPPORT.drop_tables(SQL_SERVERS[kind], table)  # <table> and <table>_schema
+            plugin_helpers.SQL.drop_tables(SQL_SERVERS[kind], table)  # <table> and <table>_schema
     elif kind == "redis":
         yield from _redis_url("redis://127.0.0.1:6379/0",
                               redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5))

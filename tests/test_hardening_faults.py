@@ -9,7 +9,6 @@ gracefully (SIGTERM / pg_ctl -m fast) and by a crash (SIGKILL / pg_ctl -m immedi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -23,7 +22,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import redis
@@ -33,6 +31,7 @@ from wasmcache.testing.hardening import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
+import plugin_helpers  # noqa: E402
 from build import build_guest  # noqa: E402
 
 WASMCACHE = str(Path(sys.executable).with_name("wasmcache"))
@@ -41,18 +40,6 @@ GUEST_TIMEOUT = 180.0  # --timeout of the guest run
 MARGIN = 5.0  # a busy two-core machine; not part of the contract
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    """Import a plugin's test helper module by path (the plugins' tests are not packages)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_helpers = _load("_hardening_redis_helpers",
-                      ROOT / "plugins/redis_backend/tests/conftest.py")
-sql_helpers = _load("_hardening_sql_helpers", ROOT / "plugins/sql_backend/tests/test_sql_outage.py")
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +52,7 @@ class RedisServer:
     """`RedisProcess` with append-only on and fsync at every write, and a crash stop."""
 
     def __init__(self, directory: Path) -> None:
-        self.proc = redis_helpers.RedisProcess(directory, "--appendonly", "yes",
+        self.proc = plugin_helpers.REDIS.RedisProcess(directory, "--appendonly", "yes",
                                                "--appendfsync", "always")
         self.url = (f"redis://127.0.0.1:{self.proc.port}/0?socket_connect_timeout="
                     f"{BACKEND_TIMEOUT}&socket_timeout={BACKEND_TIMEOUT}")
@@ -86,7 +73,7 @@ class RedisServer:
 
 class PostgresServer:
     def __init__(self) -> None:
-        self.server = sql_helpers.PrivatePostgres()
+        self.server = plugin_helpers.SQL_SERVERS.PrivatePostgres()
         self.url = f"{self.server.url}?connect_timeout={int(BACKEND_TIMEOUT)}"
 
     def start(self) -> None:
@@ -96,8 +83,9 @@ class PostgresServer:
         if not crash:
             self.server.stop()
             return
-        subprocess.run(sql_helpers.as_user("postgres", [
-            str(sql_helpers.PG_BIN / "pg_ctl"), "-D", str(self.server.data), "-m", "immediate",
+        servers = plugin_helpers.SQL_SERVERS
+        subprocess.run(servers.as_user("postgres", [
+            str(servers.PG_BIN / "pg_ctl"), "-D", str(self.server.data), "-m", "immediate",
             "-w", "stop"]), check=True, capture_output=True)
 
     def remove(self) -> None:
@@ -107,7 +95,7 @@ class PostgresServer:
 
 class MariadbServer:
     def __init__(self) -> None:
-        self.server = sql_helpers.PrivateMariadb()
+        self.server = plugin_helpers.SQL_SERVERS.PrivateMariadb()
         self.url = f"{self.server.url}?connect_timeout={int(BACKEND_TIMEOUT)}"
 
     def start(self) -> None:
@@ -132,8 +120,8 @@ class RedisClusterServer:
     def __init__(self, directory: Path) -> None:
         self.nodes = []
         for _ in range(3):
-            port = redis_helpers.free_port(bus=True)
-            self.nodes.append(redis_helpers.RedisProcess(
+            port = plugin_helpers.REDIS.free_port(bus=True)
+            self.nodes.append(plugin_helpers.REDIS.RedisProcess(
                 directory, "--cluster-enabled", "yes",
                 "--cluster-config-file", str(directory / f"nodes-{port}.conf"),
                 "--appendonly", "yes", "--appendfsync", "always", port=port))
@@ -147,7 +135,7 @@ class RedisClusterServer:
         for node in self.nodes:
             node.start()
         if not self.created:
-            subprocess.run([str(redis_helpers.REDIS_CLI), "--cluster", "create",
+            subprocess.run([str(plugin_helpers.REDIS.REDIS_CLI), "--cluster", "create",
                             *(f"127.0.0.1:{node.port}" for node in self.nodes),
                             "--cluster-replicas", "0", "--cluster-yes"],
                            check=True, capture_output=True, timeout=60)
@@ -155,7 +143,7 @@ class RedisClusterServer:
         deadline = time.monotonic() + 60
         for node in self.nodes:
             with redis.Redis(port=node.port, socket_timeout=2) as client:
-                while b"cluster_state:ok" not in redis_helpers._cluster_info(client):
+                while b"cluster_state:ok" not in plugin_helpers.REDIS._cluster_info(client):
                     if time.monotonic() > deadline:
                         raise RuntimeError("the fault-test cluster did not reach cluster_state:ok")
                     time.sleep(0.1)

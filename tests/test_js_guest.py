@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import guest_cli
+import plugin_helpers
 import pytest
 from build import build_js_guest
-from guest_cli import REDIS_SUPPORT, ROOT, TOUR_OUTPUT, RunCli
+from guest_cli import ROOT, TOUR_OUTPUT, RunCli
 from wasmcache.testing.contract import unique_namespace
 
 BACKENDS = [*guest_cli.BACKENDS, "redis-cluster"]
@@ -34,7 +35,7 @@ def js_guest() -> Path:
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
     """The redis plugin's own three-master cluster fixture, stopped at the end of the session."""
-    yield from REDIS_SUPPORT.redis_cluster.__wrapped__(tmp_path_factory)
+    yield from plugin_helpers.REDIS.redis_cluster.__wrapped__(tmp_path_factory)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import plugin_helpers
 import pytest
 from build import build_guest
 from wasmcache import CacheError, GuestSession, KeyValueHost, open_backend
@@ -52,13 +53,7 @@ def store_url(request: pytest.FixtureRequest,
     url = BACKENDS[request.param].format(tmp=tmp_path_factory.mktemp(request.param))
     yield url
     if request.param in ("postgresql", "mariadb"):
-        import sqlalchemy
-
-        engine = sqlalchemy.create_engine(url.split("?")[0])
-        with engine.begin() as conn:
-            for table in (TABLE, f"{TABLE}_schema"):
-                conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
-        engine.dispose()
+        plugin_helpers.SQL.drop_tables(url.split("?")[0], TABLE)
 
 
 @pytest.fixture

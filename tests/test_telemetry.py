@@ -10,16 +10,14 @@ shared PostgreSQL, MariaDB and Redis; the outage runs on private Redis and Postg
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import plugin_helpers
 import pytest
 from build import build_guest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -115,7 +113,6 @@ def all_attribute_values(telemetry: InMemoryTelemetry) -> list[str]:
 
 
 # --- backends -------------------------------------------------------------------------------
-ROOT = Path(__file__).resolve().parents[1]
 TABLE = f"wasmcache_otel_{uuid.uuid4().hex[:8]}"
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB_BASE = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -155,13 +152,7 @@ def store(request: pytest.FixtureRequest,
     url, attributes = BACKENDS[request.param]
     yield url.format(tmp=tmp_path_factory.mktemp(request.param)), attributes
     if request.param in ("postgresql", "mariadb"):
-        import sqlalchemy
-
-        engine = sqlalchemy.create_engine(url.split("?")[0])
-        with engine.begin() as conn:
-            for table in (TABLE, f"{TABLE}_schema"):
-                conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
-        engine.dispose()
+        plugin_helpers.SQL.drop_tables(url.split("?")[0], TABLE)
 
 
 @pytest.fixture
@@ -315,31 +306,18 @@ def test_policy_refusals_carry_their_reason_and_are_counted(
 
 
 # --- an outage ----------------------------------------------------------------------------------
-def _load(name: str, path: Path) -> ModuleType:
-    """A plugin's test helper module, by path (the plugins' tests are not packages)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(params=["redis", "postgresql"])
 def stopped_server(request: pytest.FixtureRequest,
                    tmp_path: Path) -> Iterator[tuple[str, dict[str, Any], Any]]:
     """(URL, store attributes, the backend opened while the server was up) of a private
     server that has been stopped since."""
     if request.param == "redis":
-        helpers = _load("_otel_redis_helpers", ROOT / "plugins/redis_backend/tests/conftest.py")
-        server = helpers.RedisProcess(tmp_path / "redis").start()
+        server = plugin_helpers.REDIS.RedisProcess(tmp_path / "redis").start()
         port, stop = server.port, server.stop
         url = (f"redis://127.0.0.1:{port}/0?socket_connect_timeout=1&socket_timeout=1")
         attributes = {"db.system.name": "redis"}
     else:
-        helpers = _load("_otel_sql_helpers",
-                        ROOT / "plugins/sql_backend/tests/test_sql_outage.py")
-        server = helpers.PrivatePostgres()
+        server = plugin_helpers.SQL_SERVERS.PrivatePostgres()
         server.start()
         port = server.port
         url = f"{server.url}?connect_timeout=2"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import plugin_helpers
 import pytest
 from wasmcache import BackendMisconfigured, open_backend
 from wasmcache.testing.tls import TestPki
@@ -27,7 +28,6 @@ from .servers import (
     WRONG_QUOTED,
     X509_USER,
     query,
-    redis_helpers,
 )
 
 Url = Callable[[Any, TestPki], str]
@@ -46,7 +46,7 @@ class Case:
 
 
 def _free_port() -> int:
-    return redis_helpers.free_port()
+    return plugin_helpers.REDIS.free_port()
 
 
 MISCONFIGURED = [

@@ -13,7 +13,6 @@ through ``pg_reload_conf()``, MariaDB through ``FLUSH SSL``; new connections see
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,14 +20,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import quote
 
+import plugin_helpers
 import redis
 import sqlalchemy as sa
 from wasmcache.testing.tls import CLIENT_NAME, KeyPair, TestPki
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: The password of every account below, and the wrong one the refusal cases give; test_secrets
 #: looks for both (raw and percent-encoded) in everything wasmcache prints.
@@ -45,20 +42,7 @@ X509_USER = "wcx509"
 MARIADB_DB = "wasmcache"
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    """Import a plugin's test helper module by path (the plugins' tests are not packages)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_helpers = _load("_security_redis_helpers",
-                      ROOT / "plugins/redis_backend/tests/conftest.py")
-sql_helpers = _load("_security_sql_helpers",
-                    ROOT / "plugins/sql_backend/tests/test_sql_outage.py")
-RedisProcess = redis_helpers.RedisProcess
+RedisProcess = plugin_helpers.REDIS.RedisProcess
 
 
 def query(**options: object) -> str:
@@ -108,7 +92,7 @@ class TlsRedis(Presenting):
 
     def __init__(self, directory: Path, pki: TestPki, client_certs: bool = False) -> None:
         self.pki, self.client_certs = pki, client_certs
-        port = redis_helpers.free_port()
+        port = plugin_helpers.REDIS.free_port()
         self.proc = RedisProcess(directory, *_tls_args(pki, port, client_certs), port=port,
                                  client=_tls_client(pki, client_certs))
         self.port = port
@@ -154,7 +138,7 @@ class TlsRedis(Presenting):
 def _wait_cluster_ok(clients: list[redis.Redis], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     for client in clients:
-        while b"cluster_state:ok" not in redis_helpers._cluster_info(client):
+        while b"cluster_state:ok" not in plugin_helpers.REDIS._cluster_info(client):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not reach cluster_state:ok")
             time.sleep(0.1)
@@ -163,14 +147,30 @@ def _wait_cluster_ok(clients: list[redis.Redis], what: str, timeout: float = 60)
 def _create_cluster(ports: list[int], replicas: int, tls: TestPki | None) -> None:
     tls_args = ["--tls", "--cacert", str(tls.ca)] if tls is not None else []
     subprocess.run(
-        [str(redis_helpers.REDIS_CLI), *tls_args, "--cluster", "create",
+        [str(plugin_helpers.REDIS.REDIS_CLI), *tls_args, "--cluster", "create",
          *(f"127.0.0.1:{port}" for port in ports), "--cluster-replicas", str(replicas),
          "--cluster-yes"],
         check=True, capture_output=True, timeout=60,
         env={**os.environ, "REDISCLI_AUTH": PASSWORD} if tls is not None else None)
 
 
-class TlsCluster:
+class _Cluster:
+    """Redis Cluster nodes started together: stopped together, named together in one URL."""
+
+    nodes: list[RedisProcess]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def _url(self, start: str, query_string: str) -> str:
+        """`start` (scheme and login) with the first node, then every other node as &node=."""
+        first, *others = (node.port for node in self.nodes)
+        nodes = "".join(f"&node=127.0.0.1:{port}" for port in others)
+        return f"{start}127.0.0.1:{first}{query_string}{nodes}"
+
+
+class TlsCluster(_Cluster):
     """Three Redis Cluster masters on TLS only (client, bus and replication), requiring
     `PASSWORD`."""
 
@@ -178,7 +178,7 @@ class TlsCluster:
         self.pki = pki
         self.nodes: list[RedisProcess] = []
         for _ in range(3):
-            port = redis_helpers.free_port(bus=True)
+            port = plugin_helpers.REDIS.free_port(bus=True)
             self.nodes.append(RedisProcess(
                 directory, *_tls_args(pki, port, False), "--masterauth", PASSWORD,
                 "--tls-cluster", "yes", "--tls-replication", "yes",
@@ -202,26 +202,19 @@ class TlsCluster:
             raise
         return self
 
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
     def tls_url(self, *, password: str | None = QUOTED, ca: Path | None = None,
                 scheme: str = "rediss+cluster", **options: object) -> str:
         login = f":{password}@" if password is not None else ""
-        first, *others = (node.port for node in self.nodes)
-        nodes = "".join(f"&node=127.0.0.1:{port}" for port in others)
-        return (f"{scheme}://{login}127.0.0.1:{first}"
-                + query(ssl_ca_certs=ca or self.pki.ca, **options) + nodes)
+        return self._url(f"{scheme}://{login}", query(ssl_ca_certs=ca or self.pki.ca, **options))
 
 
-class FailoverCluster:
+class FailoverCluster(_Cluster):
     """Three masters with one replica each, plain TCP, failing over after `node_timeout_ms`."""
 
     def __init__(self, directory: Path, node_timeout_ms: int = 500) -> None:
         self.nodes: list[RedisProcess] = []
         for _ in range(6):
-            port = redis_helpers.free_port(bus=True)
+            port = plugin_helpers.REDIS.free_port(bus=True)
             self.nodes.append(RedisProcess(
                 directory, "--cluster-enabled", "yes",
                 "--cluster-config-file", str(directory / f"nodes-{port}.conf"),
@@ -251,14 +244,8 @@ class FailoverCluster:
             raise
         return self
 
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
     def url(self, **options: object) -> str:
-        first, *others = (node.port for node in self.nodes)
-        nodes = "".join(f"&node=127.0.0.1:{port}" for port in others)
-        return f"redis+cluster://127.0.0.1:{first}" + query(**options) + nodes
+        return self._url("redis+cluster://", query(**options))
 
     def master_of(self, key: bytes) -> RedisProcess:
         """The node that serves `key`'s slot now (asking the nodes that are running)."""
@@ -270,7 +257,7 @@ class FailoverCluster:
 
 
 # --- PostgreSQL and MariaDB ------------------------------------------------------------------
-class TlsPostgres(Presenting, sql_helpers.PrivatePostgres):  # type: ignore[misc, name-defined]
+class TlsPostgres(Presenting, plugin_helpers.SQL_SERVERS.PrivatePostgres):  # type: ignore[misc, name-defined]
     """PostgreSQL with ssl=on and a pg_hba.conf that takes TLS only, with scram-sha-256
     passwords; database `PG_CERT_DB` also requires a client certificate (verify-full)."""
 
@@ -337,7 +324,7 @@ class TlsPostgres(Presenting, sql_helpers.PrivatePostgres):  # type: ignore[misc
             engine.dispose()
 
 
-class TlsMariadb(Presenting, sql_helpers.PrivateMariadb):  # type: ignore[misc, name-defined]
+class TlsMariadb(Presenting, plugin_helpers.SQL_SERVERS.PrivateMariadb):  # type: ignore[misc, name-defined]
     """MariaDB with TLS: `CLIENT_NAME` REQUIRE SSL, `X509_USER` REQUIRE X509 (a client
     certificate signed by the test CA), `NO_PERM_USER` may only SELECT."""
 

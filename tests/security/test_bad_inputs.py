@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import plugin_helpers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,6 @@ from wasmcache.testing.cli import CliResult, invoke
 from wasmcache.testing.hardening import report
 
 from .cases import one_error_line
-from .servers import redis_helpers
 
 #: (arguments before the guest, the line must contain); the guest is tests/guests/visits.wat,
 #: which imports the cache, so its backend is opened (a guest that imports none never opens it).
@@ -88,7 +88,7 @@ def test_usage_errors_are_one_line_too(args: list[str], run_cli) -> None:  # typ
 
 
 # --- the property ---------------------------------------------------------------------------
-CLOSED_PORT = redis_helpers.free_port()  # nothing listens here during the session (a guess,
+CLOSED_PORT = plugin_helpers.REDIS.free_port()  # nothing listens here during the session (a guess,
 # re-checked by every example that reaches it: a listener there would only make it succeed)
 TEXT = st.text(max_size=16)
 SAFE = st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=10)

@@ -22,17 +22,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_helpers import ROOT, load_by_path
 from wasmcache import GuestSession, open_backend
 from wasmcache.testing.contract import unique_namespace
 from wasmcache.testing.hardening import report
 from wasmcache_redis import redis_key
 from wasmcache_redis.options import DEFAULT_PREFIX
 
-from .servers import ROOT, FailoverCluster, _load
+from .servers import FailoverCluster
 
 # the fault tests' line reader and waiter: (time, line) pairs, "count consecutive lines ending
 # with ..." within a deadline (a liveness bound, not a speed claim: the gap is reported)
-_faults = _load("_security_fault_helpers", ROOT / "tests/test_hardening_faults.py")
+_faults = load_by_path("_security_fault_helpers", ROOT / "tests/test_hardening_faults.py")
 _lines, _until = _faults._lines, _faults._until
 
 sys.path.insert(0, str(ROOT / "examples"))

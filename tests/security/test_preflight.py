@@ -12,13 +12,14 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import plugin_helpers
 import pytest
 from wasmcache import BackendMisconfigured, check_backend, open_backend, run_guest
 from wasmcache.testing.contract import unique_namespace
 from wasmcache.testing.hardening import report
 
 from .cases import MISCONFIGURED, UNREACHABLE, Case, arranged, one_error_line
-from .servers import PASSWORD, WRONG_QUOTED, redis_helpers
+from .servers import PASSWORD, WRONG_QUOTED
 
 
 @pytest.mark.parametrize("case", MISCONFIGURED, ids=lambda case: case.id)
@@ -67,7 +68,7 @@ def test_config_check_connect(tls_redis, tmp_path: Path, run_cli) -> None:  # ty
     code, out, err = check(tls_redis.tls_url(password=None, db=99))
     assert code == 2 and out == "", err
     assert "no database 99" in one_error_line(err)
-    code, out, err = check(f"rediss://127.0.0.1:{redis_helpers.free_port()}/0")
+    code, out, err = check(f"rediss://127.0.0.1:{plugin_helpers.REDIS.free_port()}/0")
     assert code == 1, err
     assert out.rstrip().endswith(": unreachable now"), out
     assert err.startswith("wasmcache: WARNING: the backend cannot be reached now"), err
